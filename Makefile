@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   create .venv (CPU PyTorch, the package in editable mode) and run the main job
+#   make test   every test, the notebooks under nbval included (quick settings: IAPIX_QUICK=1)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test venv data bench clean
+
+venv: $(VENV)/.installed
+
+# Reuse a torch the user already has (the venv then sees the system site-packages);
+# otherwise install the CPU wheel (a bare `torch` would pull a multi-GB CUDA build).
+$(VENV)/.installed: pyproject.toml
+	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
+		echo "using the torch already installed for $(PYTHON)"; \
+		$(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+		$(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q "$(TORCH)"; \
+	fi
+	$(PY) -m pip install -q -e ".[test,bench]"
+	@touch $@
+
+demo: venv
+	$(PY) -m iapix.cli prepare --data data --preview out/data_preview.png
+
+test: venv
+	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
+
+# Rebuild data/ from the raw QuickDraw files in ../shared (deterministic).
+data: venv
+	$(PY) -m iapix.cli build-embedded --out data
+
+bench: venv
+	$(PY) benchmarks/raster.py
+
+clean:
+	rm -rf $(VENV) out runs *.egg-info
