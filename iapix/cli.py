@@ -10,24 +10,27 @@ import argparse
 import importlib
 import sys
 
-# sub-command -> (module, one-line help)
+# sub-command -> ("module" or "module:add_arguments_fn:run_fn", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("iapix.data", "load, clean and render a dataset; print a summary; write a preview PNG"),
     "build-embedded": ("iapix.embedded", "rebuild the small embedded dataset in data/ from the raw QuickDraw files"),
     "download": ("iapix.download", "fetch the full sketch-rnn .npz files from Google's public bucket"),
+    "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
+    "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="iapix", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
+    for name, (target, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        module_name, add_name, run_name = (target + ":add_arguments:run").split(":")[:3]
         module = importlib.import_module(module_name)
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+        getattr(module, add_name)(p)
+        p.set_defaults(_run=getattr(module, run_name))
     args = parser.parse_args(argv)
-    return int(args._module.run(args) or 0)
+    return int(args._run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+"""The whole IA-pix2seq model: config, presets, and a forward pass that returns every loss term.
+
+Read top to bottom:
+
+1. :class:`Config` -- one dataclass for networks, latent, optimisation and data; presets
+   ``paper``, ``small``, ``tiny`` (:func:`preset`).
+2. :class:`IAPix` -- ``encoder`` (image -> ``mu``, ``s2``; the Yang path), ``latent`` (the GMM
+   buffers and their update rule), ``decoder`` (``z`` -> strokes; the Ying path) and
+   ``image_decoder`` (``z`` -> image, a training aid).
+3. :meth:`IAPix.forward` -- one training or validation pass (SPEC §3-4):
+
+   * encode, sample ``z = mu + sqrt(s2) * eps``;
+   * training only: update the GMM from the batch's detached codes (BYY harmony step for ``ia``,
+     EM/RPCL for ``rpcl``) *before* the loss, as the reference does (§7 "GMM update order");
+   * latent losses with the new GMM held constant; reconstruction loss of the strokes from ``z``
+     (validation: from ``mu``, §7 "validation"); image loss;
+   * ``total`` = ``0.5 * w_t * (weight + gauss) + recon + image`` for ``ia`` (the image term only for
+     the first ``image_epochs`` epochs, L1), ``w_t * (weight + gauss) + recon + 0.5 * MSE`` for
+     ``rpcl`` (§7 "RPCL loss"); for the ``vae`` baseline ``w_t * gauss + recon`` plus the same image
+     term as ``ia``. ``w_t = 1 - 0.999 * 0.9999^t``.
+
+Presets: ``paper`` is the paper's network (z 128, HyperLSTM 2048 with a 256-unit hyper cell and
+embeddings of 32, M = 20, K = 2 per category); ``small`` trains on a laptop CPU on the embedded data
+(z 32, HyperLSTM 256 / 32 / 8); ``tiny`` is for tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from iapix.decoder import SketchDecoder
+from iapix.encoder import Encoder, ImageDecoder, image_loss_l1, image_loss_mse, reparameterize
+from iapix.latent import GMMLatent, kl_weight
+
+OBJECTIVES = ("ia", "rpcl", "vae")
+
+
+@dataclass
+class Config:
+    """Everything that defines a run. ``K = len(categories) * num_sub`` Gaussians."""
+
+    # data
+    categories: tuple[str, ...] = ("cat", "pig")
+    max_len: int = 250  # drop longer sketches (N_max is the longest kept one)
+    augment_scale: float = 0.1
+    augment_drop: float = 0.1
+    image_shrink: tuple[float, float] = (0.98, 1.0)
+    # networks
+    z_dim: int = 128
+    cell: str = "hyper"  # "hyper" | "layernorm" | "lstm"
+    hidden_size: int = 2048
+    hyper_size: int = 256
+    embed_size: int = 32
+    num_mixture: int = 20
+    dropout_keep: float = 0.9
+    s2_clamp: tuple[float, float] | None = (0.1, 1e5)
+    # latent
+    objective: str = "ia"  # "ia" | "rpcl" | "vae"
+    num_sub: int = 2
+    gmm_decay: float = 0.95
+    # optimisation (SPEC §4)
+    batch_size: int = 128
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    lr_decay: float = 0.9999
+    beta1: float = 0.5
+    grad_clip: float = 1.0
+    image_epochs: int = 3  # ia/vae: L1 image loss only in these first epochs
+    rpcl_image_weight: float = 0.5
+    max_epochs: int = 100
+    patience: int = 5  # stop after this many epochs in a row without improvement
+    max_steps: int | None = None
+    seed: int = 0
+
+    @property
+    def K(self) -> int:
+        return 1 if self.objective == "vae" else len(self.categories) * self.num_sub
+
+    def validate(self) -> "Config":
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective: expected one of {OBJECTIVES}, got {self.objective!r}")
+        if not self.categories:
+            raise ValueError("categories: at least one category is needed")
+        for name in ("z_dim", "hidden_size", "num_mixture", "batch_size", "max_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"config: unknown fields {sorted(unknown)}")
+        d = dict(d)
+        for k in ("categories", "image_shrink", "s2_clamp"):
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(**d).validate()
+
+
+PRESETS: dict[str, dict] = {
+    "paper": dict(z_dim=128, cell="hyper", hidden_size=2048, hyper_size=256, embed_size=32, batch_size=128),
+    "small": dict(z_dim=32, cell="hyper", hidden_size=256, hyper_size=32, embed_size=8, batch_size=64,
+                  max_epochs=20),
+    "tiny": dict(z_dim=8, cell="hyper", hidden_size=32, hyper_size=8, embed_size=4, num_mixture=3,
+                 batch_size=16, max_epochs=2),
+}
+
+
+def preset(name: str, **overrides) -> Config:
+    """A named preset (``paper``, ``small``, ``tiny``) with any field overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return replace(Config(**PRESETS[name]), **overrides).validate()
+
+
+def learning_rate(cfg: Config, step: int) -> float:
+    """``(lr - min_lr) * decay^(step / 3) + min_lr`` (SPEC §4)."""
+    return (cfg.lr - cfg.min_lr) * cfg.lr_decay ** (step / 3) + cfg.min_lr
+
+
+class IAPix(nn.Module):
+    """Encoder + latent GMM + stroke decoder (+ image decoder used as a training aid)."""
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.cfg = cfg.validate()
+        self.encoder = Encoder(cfg.z_dim, s2_clamp=cfg.s2_clamp)
+        self.image_decoder = ImageDecoder(cfg.z_dim)
+        self.latent = GMMLatent(cfg.z_dim, cfg.K, cfg.objective, decay=cfg.gmm_decay)
+        self.decoder = SketchDecoder(cfg.z_dim, cfg.cell, cfg.hidden_size, cfg.hyper_size, cfg.embed_size,
+                                     cfg.num_mixture, cfg.dropout_keep)
+
+    def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """images [B, 1, 48, 48] -> (mu [B, z], s2 [B, z])."""
+        return self.encoder(images)
+
+    def forward(self, strokes5: Tensor, lengths: Tensor, images: Tensor, step: int = 0, epoch: int = 0,
+                update_gmm: bool | None = None,
+                reduce: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None) -> dict[str, Tensor]:
+        """One pass over a batch -> dict of scalar losses: ``offset``, ``pen``, ``recon``, ``gauss``,
+        ``weight``, ``image``, ``total`` (and ``kl_weight``).
+
+        strokes5 [B, N+1, 5], lengths [B], images [B, 1, 48, 48]; ``step``/``epoch`` drive the
+        schedules. The GMM is updated first when ``update_gmm`` (default: in training mode);
+        ``reduce`` all-reduces its batch statistics across processes.
+        """
+        cfg = self.cfg
+        mu, s2 = self.encoder(images)
+        z = reparameterize(mu, s2)
+        if update_gmm if update_gmm is not None else self.training:
+            self.latent.update(z, s2, mu, reduce=reduce)
+        lat = self.latent.losses(mu, s2, z)
+        rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
+        recon = rec["offset"] + rec["pen"]
+        w = kl_weight(step)
+        if cfg.objective == "rpcl":
+            image = cfg.rpcl_image_weight * image_loss_mse(self.image_decoder(z), images)
+            total = w * (lat["weight"] + lat["gauss"]) + recon + image
+        else:
+            if epoch < cfg.image_epochs:
+                image = image_loss_l1(self.image_decoder(z), images)
+            else:
+                image = torch.zeros((), device=images.device)
+            scale = 0.5 if cfg.objective == "ia" else 1.0
+            total = scale * w * (lat["weight"] + lat["gauss"]) + recon + image
+        return dict(total=total, recon=recon, offset=rec["offset"], pen=rec["pen"], gauss=lat["gauss"],
+                    weight=lat["weight"], image=image, kl_weight=torch.tensor(w))
+
+    @torch.no_grad()
+    def generate(self, z: Tensor, max_len: int, temperature: float = 0.24, greedy: bool = False,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Batched sampling from codes z [B, z] -> (strokes5 [B, max_len + 1, 5], lengths [B])."""
+        return self.decoder.generate(z, max_len, temperature, greedy, generator)
