@@ -1,0 +1,232 @@
+"""Trainer: schedule, checkpoints, resume after SIGKILL, NaN handling, multi-process GMM, plots."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from iapix.data import prepare
+from iapix.model import IAPix, learning_rate, preset
+from iapix.train import Trainer, all_reduce_stats, load_checkpoint, load_model, plot_log, save_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return prepare(["cat", "pig"], DATA, limit=24)
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_schedule_constants():
+    cfg = preset("tiny")
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 30000) == pytest.approx((1e-3 - 1e-5) * 0.9999 ** 10000 + 1e-5)
+    assert learning_rate(cfg, 10 ** 8) == pytest.approx(1e-5)
+
+
+def test_fit_writes_logs_and_checkpoints(tmp_path, small_data):
+    cfg = preset("tiny", batch_size=8, max_epochs=2)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    summary = tr.fit()
+    per_epoch = len(small_data.strokes["train"]) // 8
+    assert summary["iterations"] == 2 * per_epoch and summary["epochs"] == 2
+    log = _rows(tmp_path / "log.csv")
+    assert [int(r["iteration"]) for r in log] == list(range(1, 2 * per_epoch + 1))
+    assert all(np.isfinite(float(r[k])) for r in log for k in ("total", "recon", "gauss", "weight"))
+    lrs = [float(r["lr"]) for r in log]
+    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:])), "lr decays every step"
+    valid = _rows(tmp_path / "valid.csv")
+    assert len(valid) == 2
+    ckpt = load_checkpoint(tmp_path / "best.pt")
+    assert ckpt["categories"] == ["cat", "pig"] and ckpt["max_len"] == small_data.max_len
+    assert ckpt["scale"] == pytest.approx(small_data.scale)
+    assert {"latent.alpha", "latent.means", "latent.variances"} <= set(ckpt["model"])
+    model, _ = load_model(tmp_path / "best.pt")
+    assert not model.training
+    # the GMM moved away from its initialisation (it is updated every step)
+    fresh = IAPix(cfg)
+    assert not torch.allclose(model.latent.alpha, fresh.latent.alpha)
+    fig = plot_log(tmp_path, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000 and len(fig.axes) == 3
+
+
+def test_rollback_restores_best(tmp_path, small_data, monkeypatch):
+    """An epoch that does not improve rolls back weights, GMM, optimiser and the step counter."""
+    cfg = preset("tiny", batch_size=8, max_epochs=3, patience=5)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    values = iter([5.0, 9.0, 8.0])  # epoch 1 best, then two worse epochs
+    monkeypatch.setattr(tr, "validate", lambda: {"recon": next(values), "offset": 0.0, "pen": 0.0})
+    tr.fit()
+    best = load_checkpoint(tmp_path / "best.pt")
+    per_epoch = len(small_data.strokes["train"]) // 8
+    assert tr.step == best["step"] == per_epoch and tr.epoch == 1
+    assert tr.iteration == 3 * per_epoch and tr.bad_in_row == 2
+    for k, v in best["model"].items():
+        assert torch.equal(tr.model.state_dict()[k], v), k
+    valid = _rows(tmp_path / "valid.csv")
+    assert [int(r["improved"]) for r in valid] == [1, 0, 0]
+
+
+def test_patience_stops(tmp_path, small_data, monkeypatch):
+    cfg = preset("tiny", batch_size=8, max_epochs=50, patience=2)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    values = iter([5.0, 6.0, 7.0, 1.0])
+    monkeypatch.setattr(tr, "validate", lambda: {"recon": next(values), "offset": 0.0, "pen": 0.0})
+    summary = tr.fit()
+    assert summary["epochs"] == 3, "stops after 2 bad epochs in a row"
+
+
+def test_nan_steps_are_skipped_then_stop(tmp_path, small_data):
+    cfg = preset("tiny", batch_size=8, max_epochs=1)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0, max_bad_steps=3)
+    real = tr.net.forward
+    calls = {"n": 0}
+
+    def sometimes_nan(*a, **k):
+        out = real(*a, **k)  # updates the GMM, as a real step would
+        calls["n"] += 1
+        if calls["n"] == 2:
+            out["total"] = out["total"] * float("nan")
+        return out
+
+    tr.net.forward = sometimes_nan
+    gmm = {}
+    real_step = tr._train_step
+
+    def spy(batch):
+        gmm["before"] = tr.model.latent.alpha.clone()
+        return real_step(batch)
+
+    tr._train_step = spy
+    summary = tr.fit()
+    assert summary["skipped"] == 1
+    log = _rows(tmp_path / "log.csv")
+    assert len(log) == len(small_data.strokes["train"]) // 8 - 1, "the NaN step is not logged as a step"
+    assert int(log[-1]["skipped"]) == 1
+
+    tr2 = Trainer(cfg, out_dir=tmp_path / "b", data=small_data, progress=False, save_every=0, max_bad_steps=3)
+    real2 = tr2.net.forward
+    alpha0 = tr2.model.latent.alpha.clone()
+
+    def always_nan(*a, **k):
+        out = real2(*a, **k)
+        out["total"] = out["total"] + float("inf")
+        return out
+
+    tr2.net.forward = always_nan
+    with pytest.raises(RuntimeError, match=r"NaN/inf for 3 steps in a row.*lower --lr"):
+        tr2.fit()
+    assert torch.equal(tr2.model.latent.alpha, alpha0), "the GMM updates of skipped steps are undone"
+
+
+def test_atomic_save_never_leaves_partial_files(tmp_path):
+    save_atomic({"a": torch.zeros(3)}, tmp_path / "x.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.pt"]
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "y.pt")
+    with pytest.raises(ValueError, match="not an iapix checkpoint"):
+        load_checkpoint(tmp_path / "x.pt")
+
+
+# ---------------------------------------------------------------- resume after SIGKILL
+
+
+def _train_cmd(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "iapix.train", "--config", "tiny", "--categories", "cat", "pig", "--data",
+            str(DATA), "--out", str(out), "--limit", "24", "--batch-size", "8", "--max-epochs", "2",
+            "--save-every", "1", "--device", "cpu", *extra]
+
+
+def test_resume_after_sigkill(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    subprocess.run(_train_cmd(ref), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill in the middle of the first epoch (6 batches per epoch)
+        if (killed / "log.csv").exists() and len((killed / "log.csv").read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(_rows(killed / "log.csv")) < 12, "the run was killed before finishing"
+    subprocess.run(_train_cmd(killed, "--resume"), check=True, env=env, capture_output=True)
+    a, b = _rows(ref / "log.csv"), _rows(killed / "log.csv")
+    assert [r["iteration"] for r in b] == [r["iteration"] for r in a] == [str(i) for i in range(1, 13)]
+    # same batches, same random numbers: the resumed curve continues the interrupted one exactly
+    np.testing.assert_allclose([float(r["total"]) for r in b], [float(r["total"]) for r in a], rtol=1e-4)
+    assert load_checkpoint(killed / "last.pt")["iteration"] == load_checkpoint(ref / "last.pt")["iteration"] == 12
+
+
+def test_resume_with_other_config_is_refused(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    subprocess.run(_train_cmd(tmp_path, "--max-steps", "2"), check=True, env=env, capture_output=True)
+    r = subprocess.run(_train_cmd(tmp_path, "--resume", "--objective", "rpcl"), env=env, capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "different config (fields ['objective'])" in r.stderr
+
+
+# ---------------------------------------------------------------- two processes (gloo)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, out_dir: str, batch: dict) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        # 1) one GMM update from each rank's half == one update from the whole batch in one process
+        torch.manual_seed(0)
+        model = IAPix(preset("tiny"))
+        half = slice(rank * 16, (rank + 1) * 16)
+        model.latent.update(batch["z"][half], batch["s2"][half], batch["mu"][half], reduce=all_reduce_stats)
+        torch.save({k: v for k, v in model.latent.state_dict().items()}, Path(out_dir) / f"gmm{rank}.pt")
+        # 2) a short DDP training run keeps the GMM identical on both ranks
+        data = prepare(["cat", "pig"], str(DATA), limit=16)
+        tr = Trainer(preset("tiny", batch_size=4, max_steps=3), out_dir=Path(out_dir) / "run", data=data,
+                     device="cpu", progress=False, save_every=0)
+        tr.fit()
+        torch.save(tr.model.latent.state_dict(), Path(out_dir) / f"trained{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_share_one_gmm(tmp_path):
+    g = torch.Generator().manual_seed(1)
+    batch = {"z": torch.randn(32, 8, generator=g), "s2": torch.rand(32, 8, generator=g) + 0.1,
+             "mu": torch.randn(32, 8, generator=g)}
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path), batch), nprocs=2, join=True)
+    g0, g1 = torch.load(tmp_path / "gmm0.pt"), torch.load(tmp_path / "gmm1.pt")
+    torch.manual_seed(0)
+    single = IAPix(preset("tiny"))
+    single.latent.update(batch["z"], batch["s2"], batch["mu"])
+    for k in ("alpha", "means", "variances"):
+        assert torch.equal(g0[k], g1[k])
+        torch.testing.assert_close(g0[k], getattr(single.latent, k), rtol=1e-5, atol=1e-6)
+    t0, t1 = torch.load(tmp_path / "trained0.pt"), torch.load(tmp_path / "trained1.pt")
+    for k in ("alpha", "means", "variances"):
+        assert torch.equal(t0[k], t1[k])
+    assert int(t0["steps"]) == 3
