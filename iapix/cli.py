@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download": ("iapix.download", "fetch the full sketch-rnn .npz files from Google's public bucket"),
     "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
     "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
+    "sample": ("iapix.sample", "generate sketches from a checkpoint: per Gaussian, interpolation, reconstruction"),
 }
 
 

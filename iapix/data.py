@@ -378,12 +378,16 @@ class SketchDataset(Dataset):
         self.max_len = max_len
         self.augment = augment
         self.scale_amount, self.drop_prob, self.shrink = scale_amount, drop_prob, shrink
+        self.seed, self._worker = seed, None
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.strokes)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int, int]:
+        worker = torch.utils.data.get_worker_info()
+        if worker is not None and self._worker != worker.id:  # DataLoader workers: one stream each
+            self.rng, self._worker = np.random.default_rng([self.seed, worker.id, worker.seed]), worker.id
         s = self.strokes[i]
         if self.augment:
             s = drop_points(random_scale(s, self.rng, self.scale_amount), self.rng, self.drop_prob)
@@ -485,14 +489,15 @@ def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: i
     return Prepared(list(categories), scale, n_max, strokes, labels, images, report)
 
 
-def summary_table(p: Prepared) -> str:
+def summary_table(p: Prepared, timings: bool = True) -> str:
     """A plain-text table of :attr:`Prepared.report`: sizes, drops and why, time; N_max, scale."""
-    lines = [f"{'category':<12} {'train':>6} {'valid':>6} {'test':>6} {'dropped':>8} {'seconds':>8}  why dropped",
-             "-" * 76]
+    secs = f" {'seconds':>8}" if timings else ""
+    lines = [f"{'category':<12} {'train':>6} {'valid':>6} {'test':>6} {'dropped':>8}{secs}  why dropped", "-" * 76]
     for r in p.report:
         why = ", ".join(f"{n} {k}" for k, n in r["dropped"].items()) or "-"
+        secs = f" {r['seconds']:>8.2f}" if timings else ""
         lines.append(f"{r['category']:<12} {r['train']:>6} {r['valid']:>6} {r['test']:>6} "
-                     f"{sum(r['dropped'].values()):>8} {r['seconds']:>8.2f}  {why}")
+                     f"{sum(r['dropped'].values()):>8}{secs}  {why}")
     lines += ["-" * 76, f"N_max = {p.max_len}   scale factor = {p.scale:.4f} (std of training offsets)"]
     return "\n".join(lines)
 

@@ -271,7 +271,8 @@ def test_prepare(prepared):
     assert [(r["category"], r["train"], r["valid"], r["test"]) for r in p.report] == [("cat", 64, 64, 64),
                                                                                     ("pig", 64, 64, 64)]
     table = D.summary_table(p)
-    assert "N_max" in table and "scale factor" in table
+    assert "N_max" in table and "scale factor" in table and "seconds" in table
+    assert "seconds" not in D.summary_table(p, timings=False)
 
 
 def test_prepare_reuses_a_given_scale():
@@ -292,6 +293,15 @@ def test_dataset_batches(prepared):
     p5, plen, pimg, _ = ds.collate([ds[i] for i in range(16)])
     assert (alen <= plen).all() and (alen < plen).any(), "point dropping shortens some sketches"
     assert not torch.equal(aimg, pimg) and (aimg - pimg).abs().mean() < 0.2, "shrunk, not different sketches"
+
+
+def test_dataloader_workers_augment_differently(prepared):
+    ds = prepared.dataset("train", augment=True, seed=3)
+    # the same sketch twice, one copy per worker: without per-worker streams both draws are equal
+    again = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, [1, 1]), batch_size=1, num_workers=2,
+                                        collate_fn=lambda b: b[0][0])
+    a, b = list(again)
+    assert not (a.shape == b.shape and np.array_equal(a, b)), "two workers must not repeat the same draws"
 
 
 def test_dataset_rejects_mismatched_lengths(prepared):
