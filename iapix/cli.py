@@ -18,18 +18,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
     "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
     "sample": ("iapix.sample", "generate sketches from a checkpoint: per Gaussian, interpolation, reconstruction"),
+    "evaluate": ("iapix.evaluate", "Rec, Ret@1/10/50, latent overlap and t-SNE of a checkpoint; JSON + Markdown report"),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="iapix", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (target, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module_name, add_name, run_name = (target + ":add_arguments:run").split(":")[:3]
-        module = importlib.import_module(module_name)
-        getattr(module, add_name)(p)
-        p.set_defaults(_run=getattr(module, run_name))
+        if argv[:1] == [name]:  # import only the module of the chosen command
+            module_name, add_name, run_name = (target + ":add_arguments:run").split(":")[:3]
+            module = importlib.import_module(module_name)
+            getattr(module, add_name)(p)
+            p.set_defaults(_run=getattr(module, run_name))
     args = parser.parse_args(argv)
     return int(args._run(args) or 0)
 
