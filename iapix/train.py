@@ -21,7 +21,8 @@
   optimiser, GMM buffers, config, scale factor, N_max, categories, counters, RNG states, the position
   inside the epoch. They are written to a temporary file and renamed, so a kill never leaves a
   half-written checkpoint. ``last.pt`` is also written every ``save_every`` steps; ``--resume``
-  continues from it, and the logs are cut back to that point so the curves continue.
+  continues from it (a larger ``--max-epochs``/``--max-steps`` extends a finished run; any other
+  setting must match), and the logs are cut back to that point so the curves continue.
 * logs: ``log.csv`` (every term of every step), ``valid.csv`` (every validation), ``config.json``;
   ``iapix plot-log RUN`` draws them.
 * multi-GPU: ``torchrun --nproc_per_node=N -m iapix.train ...`` runs DistributedDataParallel; each
@@ -201,11 +202,14 @@ class Trainer:
     def _resume(self) -> None:
         path = self.out / "last.pt"
         ckpt = load_checkpoint(path, self.device)
-        if ckpt["config"] != self.cfg.to_dict():
-            diff = {k for k in ckpt["config"] if ckpt["config"][k] != self.cfg.to_dict().get(k)}
+        budget = {"max_epochs", "max_steps", "patience"}  # may change: resume can extend a run
+        diff = {k for k in ckpt["config"] if k not in budget and ckpt["config"][k] != self.cfg.to_dict().get(k)}
+        if diff:
             raise ValueError(f"{path}: written with a different config (fields {sorted(diff)}); "
                              f"resume with the same settings or start a new --out")
         self._load_training_state(ckpt, counters=True)
+        cfg = self.cfg
+        self.done = self.epochs_run >= cfg.max_epochs or (cfg.max_steps is not None and self.iteration >= cfg.max_steps)
         # cut the logs back to the checkpoint so the curves continue without duplicates
         if self.rank == 0:
             for name in ("log.csv", "valid.csv"):
