@@ -22,8 +22,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $@
 
+# The main job on the embedded data: prepare -> train `small` briefly -> curves -> samples.
+DEMO_EPOCHS ?= 3
 demo: venv
 	$(PY) -m iapix.cli prepare --data data --preview out/data_preview.png
+	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --max-epochs $(DEMO_EPOCHS) \
+		--data data --out runs/demo-ia --device auto
+	$(PY) -m iapix.cli plot-log runs/demo-ia --out out/demo_curves.png
+	$(PY) -m iapix.cli sample --checkpoint runs/demo-ia/best.pt --from-test 8 --out out/demo_reconstructions.png
+	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-ia.pt --component 0 --n 16 \
+		--out out/pretrained_component0.png
+	@echo "demo run: runs/demo-ia (resume: iapix train ... --out runs/demo-ia --resume); pictures in out/"
 
 test: venv
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
@@ -34,6 +43,8 @@ data: venv
 
 bench: venv
 	$(PY) benchmarks/raster.py
+	$(PY) benchmarks/decoder.py
+	$(PY) benchmarks/sample.py
 
 clean:
 	rm -rf $(VENV) out runs *.egg-info

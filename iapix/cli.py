@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-embedded": ("iapix.embedded", "rebuild the small embedded dataset in data/ from the raw QuickDraw files"),
     "download": ("iapix.download", "fetch the full sketch-rnn .npz files from Google's public bucket"),
     "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
+    "export": ("iapix.train:add_export_arguments:run_export", "slim copy of a checkpoint for sampling (no optimiser)"),
     "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
     "sample": ("iapix.sample", "generate sketches from a checkpoint: per Gaussian, interpolation, reconstruction"),
     "evaluate": ("iapix.evaluate", "Rec, Ret@1/10/50, latent overlap and t-SNE of a checkpoint; JSON + Markdown report"),

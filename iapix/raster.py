@@ -179,7 +179,8 @@ def _min_dist2(seg: np.ndarray, sid: np.ndarray, buf: torch.Tensor, size: int, r
 
 
 def render(sketches: Sequence[np.ndarray], size: int = 48, margin: float = 1.5, line_width: float = 1.0,
-           batch_size: int = 512, progress: bool = False, shrink: np.ndarray | None = None) -> np.ndarray:
+           batch_size: int = 512, progress: bool = False, shrink: np.ndarray | None = None,
+           allow_empty: bool = False) -> np.ndarray:
     """Render stroke-3 sketches to grey images.
 
     sketches: n arrays (n_i, 3) of (dx, dy, lift), the origin (0, 0) their first point, pen down
@@ -190,8 +191,17 @@ def render(sketches: Sequence[np.ndarray], size: int = 48, margin: float = 1.5, 
     progress: show a tqdm bar over the chunks.
     shrink: optional [n] ratios in (0, 1] (training augmentation: SPEC §1 uses [0.98, 1]); each
         drawing is scaled by its ratio towards the image centre after fitting.
+    allow_empty: render an empty sketch (0 rows, e.g. a generation that ended at once) as a blank
+        image instead of raising.
     Returns float32 [n, size, size] in [-1, 1], white = +1, ink = -1.
     """
+    if allow_empty:
+        full = [i for i, s in enumerate(sketches) if len(s)]
+        out = np.ones((len(sketches), size, size), dtype=np.float32)
+        if full:
+            out[full] = render([sketches[i] for i in full], size, margin, line_width, batch_size, progress,
+                               None if shrink is None else np.asarray(shrink)[full])
+        return out
     if size < 1:
         raise ValueError(f"render: size must be >= 1, got {size}")
     if not 0 <= margin < size / 2:

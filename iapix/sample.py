@@ -5,7 +5,8 @@
 * :func:`interpolate` / :func:`interpolate_components` -- codes on a straight line between two codes
   or two Gaussians' means;
 * :func:`decode` -- any batch of codes to stroke-3 sketches: every sketch stops at its own ``p_end``
-  (or ``N_max``) while the batch goes on (:meth:`iapix.decoder.SketchDecoder.generate`).
+  (or ``N_max``) while the batch goes on (:meth:`iapix.decoder.SketchDecoder.generate`). A sketch
+  whose first point is ``p_end`` comes back empty (0 rows): render it with ``allow_empty=True``.
 
 Outputs are stroke-3 arrays in the data's pixel units (the normalisation is undone with the
 checkpoint's scale factor), SVG files (:func:`to_svg`), PNG grids (:func:`iapix.plot.sketch_grid`),
@@ -30,7 +31,7 @@ def to_stroke3(strokes5: Tensor, scale: float = 1.0) -> list[np.ndarray]:
     """A generated batch ``[B, N+1, 5]`` (start token first) -> stroke-3 arrays, offsets times ``scale``."""
     out = []
     for row in strokes5[:, 1:].detach().float().cpu().numpy():
-        s = from_stroke5(row)
+        s = from_stroke5(row)  # may be empty
         s[:, :2] *= scale
         if len(s) and s[-1, 2] == 0:
             s[-1, 2] = 1.0  # a sketch cut at N_max still ends with a pen lift

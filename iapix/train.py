@@ -91,6 +91,20 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[IA
     return model.to(device).eval(), ckpt
 
 
+def export_checkpoint(src: str | Path, dst: str | Path, note: str = "") -> Path:
+    """A slim copy of a checkpoint for sampling and evaluation (no optimiser, no RNG states).
+
+    ``load_model`` reads it like any other checkpoint; it cannot be resumed (use ``last.pt`` for that).
+    """
+    ckpt = load_checkpoint(src)
+    slim = {k: ckpt[k] for k in ("model", "config", "scale", "max_len", "categories", "step", "epoch",
+                                 "iteration", "best")}
+    slim["note"] = note
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(slim, dst)
+    return Path(dst)
+
+
 # ----------------------------------------------------------------------------------------------
 # distributed helpers
 
@@ -240,7 +254,7 @@ class Trainer:
             self.skipped += 1
             self.skipped_in_row += 1
             if self.skipped_in_row >= self.max_bad_steps:
-                terms = {k: float(v) for k, v in losses.items()}
+                terms = {k: round(float(v.detach()), 4) for k, v in losses.items()}
                 raise RuntimeError(
                     f"loss was NaN/inf for {self.skipped_in_row} steps in a row (step {self.step}, terms {terms}). "
                     "Try: a lower --lr, no --amp, checking the data (`iapix prepare`), or resuming from best.pt.")
@@ -463,6 +477,18 @@ def run_plot(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.run) / "curves.png")
     plot_log(args.run, out)
     print(out)
+    return 0
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", help="a checkpoint written by iapix train (e.g. RUN/best.pt)")
+    parser.add_argument("dst", help="where to write the slim copy")
+    parser.add_argument("--note", default="", help="free text stored in the checkpoint (how it was made)")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    path = export_checkpoint(args.src, args.dst, args.note)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

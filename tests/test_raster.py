@@ -238,3 +238,13 @@ def test_bad_input_is_reported():
         render([good], margin=24)
     with pytest.raises(ValueError, match="line_width"):
         render([good], line_width=0)
+
+
+def test_allow_empty_renders_blank():
+    dot = np.array([[3.0, 4.0, 0.0], [2.0, -1.0, 1.0]])
+    out = render([dot, np.zeros((0, 3)), dot], allow_empty=True)
+    assert (out[1] == 1).all()
+    np.testing.assert_array_equal(out[0], render([dot])[0])
+    np.testing.assert_array_equal(out[2], out[0])
+    shrunk = render([dot, np.zeros((0, 3))], allow_empty=True, shrink=np.array([0.5, 1.0]))
+    np.testing.assert_array_equal(shrunk[0], render([dot], shrink=np.array([0.5]))[0])

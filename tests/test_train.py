@@ -19,7 +19,8 @@ import torch.multiprocessing as mp
 
 from iapix.data import prepare
 from iapix.model import IAPix, learning_rate, preset
-from iapix.train import Trainer, all_reduce_stats, load_checkpoint, load_model, plot_log, save_atomic
+from iapix.train import (Trainer, all_reduce_stats, export_checkpoint, load_checkpoint, load_model, plot_log,
+                         save_atomic)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -64,6 +65,12 @@ def test_fit_writes_logs_and_checkpoints(tmp_path, small_data):
     # the GMM moved away from its initialisation (it is updated every step)
     fresh = IAPix(cfg)
     assert not torch.allclose(model.latent.alpha, fresh.latent.alpha)
+    slim = export_checkpoint(tmp_path / "best.pt", tmp_path / "slim.pt", note="test")
+    assert "optimizer" not in torch.load(slim, weights_only=False)
+    assert slim.stat().st_size < (tmp_path / "best.pt").stat().st_size
+    m2, info = load_model(slim)
+    assert info["note"] == "test" and all(torch.equal(a, b) for a, b in
+                                          zip(m2.state_dict().values(), model.state_dict().values()))
     fig = plot_log(tmp_path, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000 and len(fig.axes) == 3
 

@@ -1,0 +1,796 @@
+"""The RNN decoder of IA-pix2seq (the Ying path): recurrent cells, mixture-density head, loss, sampling.
+
+The decoder turns a latent code ``z`` into a sketch in stroke-5, one point at a time (SPEC.md §2).
+
+* Input at step t: ``[stroke-5 point t-1, z]`` (``5 + z_dim`` numbers); the initial state is
+  ``tanh(W z + b)`` -- the *whole* flattened state of the cell, as in sketch-rnn.
+* Output at step t: ``h_t`` -> linear -> ``6M + 3`` numbers: 3 pen logits and, for M bivariate
+  Gaussians, ``(pi, mu_x, mu_y, sigma_x, sigma_y, rho)`` (softmax, -, -, exp, exp, tanh). The layout of
+  the ``6M + 3`` vector is sketch-rnn's: ``[pen(3), pi(M), mu_x(M), mu_y(M), log sigma_x(M),
+  log sigma_y(M), rho before tanh(M)]``.
+
+Three cells share one interface (``state_size``, ``forward(x [B,T,in], state) -> (h [B,T,H], state)``,
+``step(x [B,in], state) -> (h [B,H], state)``):
+
+* ``LSTMCell``: plain LSTM.
+* ``LayerNormLSTMCell``: each of the four gate pre-activations layer-normalised on its own (over H,
+  affine, no extra bias: the LN beta is the bias), ``h = tanh(LN(c)) * sigmoid(o)`` with the cell
+  state ``c`` itself kept un-normalised.
+* ``HyperLSTMCell`` (paper default): the layer-norm LSTM above whose weights are modulated, step by
+  step, by a small layer-norm LSTM (the *hyper cell*, ``hyper_size`` units, no dropout) reading
+  ``[x_t, h_{t-1}]``. Per gate k in (i, g, f, o)::
+
+      pre_k = alpha_x,k(t) * (W_x x_t)_k + alpha_h,k(t) * (W_h h_{t-1})_k + beta_k(t) + b_k
+      gate_k = LN_k(pre_k)
+
+  where, with ``hh_t`` the hyper cell's output (sketch-rnn's ``hyper_norm`` / ``hyper_bias``)::
+
+      alpha_x,k = (hh_t @ Wz_xk + bz_xk) @ Wa_xk      Wz = 0, bz = 1, Wa = 0.1 / embed_size
+      alpha_h,k = (hh_t @ Wz_hk + bz_hk) @ Wa_hk      (same init)
+      beta_k    = (hh_t @ Wz_bk)        @ Wb_k        Wz_b ~ N(0, 0.01^2), no bias, Wb = 0
+
+  **Initial value**: the scale embeddings start as the constant-1 vector of length ``embed_size``
+  whatever the input (``Wz = 0``, ``bz = 1``), so every scale starts at exactly
+  ``embed_size * 0.1 / embed_size = 0.1`` (``HYPER_INIT_SCALE``) for every unit, gate and input,
+  and every ``beta`` starts at exactly 0. Because each gate is layer-normalised, the initial
+  HyperLSTM computes *exactly* the layer-norm LSTM whose ``W_x`` and ``W_h`` are its own times 0.1
+  (same LN epsilon): ``LN(0.1 a)`` with eps equals ``LN(a)`` with ``eps / 0.01`` -- "close to a
+  plain (layer-norm) LSTM". ``tests/test_decoder.py`` checks both facts.
+
+  State layout ``[h, h_hyper, c, c_hyper]`` (``2 * (H + hyper_size)``), as in sketch-rnn (§7).
+
+Shared details, all as in sketch-rnn's ``rnn.py``: gate order ``i, g, f, o``; forget bias 1.0
+(a constant added inside ``sigmoid(f + 1)``); recurrent weights orthogonal per gate block
+(``[H, H]`` each); input weights Glorot-uniform; biases 0; layer norm epsilon 1e-3, gamma 1, beta 0;
+recurrent dropout (keep 0.9, inverted scaling by ``1/keep``) on the candidate ``g = tanh(.)`` only
+("without memory loss"), in training mode only, with a **fresh mask at every step** (TF's
+``tf.nn.dropout`` inside the dynamic RNN loop does that); the masks for all T steps are drawn in one
+call before the loop. Weights are stored ``[in, out]`` (``x @ W``) so that the gate blocks are
+column blocks.
+
+Speed: ``forward`` computes ``W_x x_t`` for all t (and the hyper cell's input part) as one matrix
+product before the loop; the hyper cell's recurrent input from ``h_{t-1}`` shares one matrix
+product with the main cell's ``W_h h_{t-1}`` (``HyperLSTMCell.weight_hh`` holds both, column blocks
+``[:4H]`` main, ``[4H:]`` hyper); the 12 embeddings (4 gates x (scale of ``W_x x``, scale of
+``W_h h``, bias)) are one matrix product ``hh_t -> 12 * embed_size`` and one batched product
+``[12, B, E] x [12, E, H]``. Per-step outputs are collected in a list and stacked once; inputs are
+``unbind``-ed once (indexing a tensor per step would make backward quadratic in T).
+
+``torch.compile``: the modules run eagerly by default. ``cell.compile_step(**kwargs)`` wraps only
+the per-step function in ``torch.compile`` (the Python loop stays outside, so the graph is one
+step, not T unrolled steps); ``benchmarks/decoder.py --compile`` measures it. The code is pure tensor
+code with no data-dependent control flow; the test suite checks ``compile_step(backend="eager")``.
+
+Reconstruction loss (sketch-rnn, SPEC §2): offsets ``-log sum_j pi_j N(dx, dy | j)`` over the real
+points only (computed in float32 as a log-sum-exp of ``log_softmax(pi) + log N``; ``1 - rho^2`` is
+floored at ``RHO_EPS``); pen cross-entropy over all ``N_max`` steps in training, over the real
+points only when evaluating; both summed over time and averaged over the batch. Targets are
+``strokes5[:, 1:]``, inputs ``strokes5[:, :-1]``.
+
+Sampling (SPEC §5, §7): mixture logits and pen logits divided by ``tau``, standard deviations
+multiplied by ``tau`` (covariance by ``tau^2``), as sketch-rnn (which passes ``sqrt(tau)`` to a
+function that multiplies sigma by its argument squared). Greedy: arg-max component, its means,
+arg-max pen state.
+
+Departures from SPEC/sketch-rnn (deliberate): the initial-state layer ``z -> state`` starts with
+weights ``N(0, 0.001^2)`` and bias 0 (sketch-rnn's ``super_linear(..., 'gaussian', 0.001)``), so
+the initial state starts near 0; the MDN output layer uses PyTorch's default ``nn.Linear`` init.
+The loss is summed over time (SPEC) whereas sketch-rnn averages over the ``N_max`` positions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+LN_EPS = 1e-3  # sketch-rnn's layer_norm / layer_norm_all epsilon
+FORGET_BIAS = 1.0
+HYPER_INIT_SCALE = 0.1  # initial value of every hyper scale (sketch-rnn's init_gamma)
+RHO_EPS = 1e-6  # floor of 1 - rho^2 in the bivariate normal density
+LOG_2PI = math.log(2.0 * math.pi)
+
+State = tuple[Tensor, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# building blocks shared by the cells
+
+
+def _orthogonal_blocks(rows: int, cols: int, blocks: int) -> Tensor:
+    """[rows, blocks * cols] with each [rows, cols] column block an orthogonal matrix."""
+    w = torch.empty(rows, blocks * cols)
+    for k in range(blocks):
+        nn.init.orthogonal_(w[:, k * cols : (k + 1) * cols])
+    return w
+
+
+def _glorot(rows: int, cols: int) -> Tensor:
+    w = torch.empty(rows, cols)
+    nn.init.xavier_uniform_(w)
+    return w
+
+
+def _ln_gates(pre: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+    """Layer-normalise each gate block on its own: ``pre`` [..., H] with the gate on another axis.
+
+    ``gamma``, ``beta`` broadcast against ``pre`` ([4, H] for [B, 4, H], [4, 1, H] for [4, B, H]).
+    """
+    normed = F.layer_norm(pre, (pre.shape[-1],), eps=LN_EPS)
+    return torch.addcmul(beta, normed, gamma)
+
+
+def _lstm_update(
+    gates: tuple[Tensor, ...], c: Tensor, mask: Tensor | None, ln_c: tuple[Tensor, Tensor] | None
+) -> tuple[Tensor, Tensor]:
+    """One LSTM state update from the gate pre-activations ``(i, g, f, o)``, each [B, H].
+
+    ``mask`` [B, H]: recurrent-dropout mask (already divided by keep) applied to ``g`` only.
+    ``ln_c``: (gamma, beta) [H] of the layer norm used inside the output tanh, or None.
+    Returns ``(h, c)`` [B, H] each.
+    """
+    i, g, f, o = gates
+    g = torch.tanh(g)
+    if mask is not None:
+        g = g * mask
+    c = torch.addcmul(c * torch.sigmoid(f + FORGET_BIAS), torch.sigmoid(i), g)
+    hc = c if ln_c is None else F.layer_norm(c, (c.shape[-1],), ln_c[0], ln_c[1], eps=LN_EPS)
+    h = torch.tanh(hc) * torch.sigmoid(o)
+    return h, c
+
+
+class _RecurrentCell(nn.Module):
+    """Shared driver: a per-forward input projection, then a Python loop over ``_recur``.
+
+    Subclasses define ``state_size``, ``_project`` (time-major input projections, one matrix
+    product each), ``_recur`` (one step from the projected input) and the state split/join.
+    """
+
+    input_size: int
+    hidden_size: int
+    dropout_keep: float
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._recur_fn: Callable[..., tuple[Tensor, State]] = self._recur
+
+    # -- to be defined by subclasses -----------------------------------------------------------
+    @property
+    def state_size(self) -> int:
+        raise NotImplementedError
+
+    def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError
+
+    def _recur(self, pre: tuple[Tensor, ...], state: State, mask: Tensor | None) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def _split(self, state: Tensor) -> State:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def compile_step(self, **kwargs) -> _RecurrentCell:
+        """Wrap the per-step function in ``torch.compile(**kwargs)``; returns self."""
+        self._recur_fn = torch.compile(self._recur, **kwargs)
+        return self
+
+    def zero_state(self, batch: int, device=None, dtype=None) -> Tensor:
+        return torch.zeros(batch, self.state_size, device=device, dtype=dtype)
+
+    def _check(self, x: Tensor, state: Tensor | None, ndim: int) -> Tensor:
+        if x.dim() != ndim or x.shape[-1] != self.input_size:
+            want = "[B, T, %d]" % self.input_size if ndim == 3 else "[B, %d]" % self.input_size
+            raise ValueError(f"{type(self).__name__}: input x has shape {tuple(x.shape)}, expected {want}")
+        if state is None:
+            return self.zero_state(x.shape[0], x.device, x.dtype)
+        if state.dim() != 2 or state.shape != (x.shape[0], self.state_size):
+            raise ValueError(
+                f"{type(self).__name__}: state has shape {tuple(state.shape)}, "
+                f"expected [{x.shape[0]}, {self.state_size}] (batch, state_size)"
+            )
+        return state
+
+    def _masks(self, steps: int, batch: int, like: Tensor) -> Tensor | None:
+        """Fresh recurrent-dropout masks [steps, B, H] scaled by 1/keep, or None (eval / keep=1)."""
+        if not self.training or self.dropout_keep >= 1.0:
+            return None
+        keep = self.dropout_keep
+        m = torch.empty(steps, batch, self.hidden_size, device=like.device, dtype=like.dtype)
+        return m.bernoulli_(keep).div_(keep) if keep > 0 else m.zero_()
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Teacher-forced sequence. x [B, T, in], state [B, state_size] (None: zeros).
+
+        Returns ``(h [B, T, H], final state [B, state_size])``.
+        """
+        state = self._check(x, state, 3)
+        B, T, _ = x.shape
+        pre = [p.unbind(0) for p in self._project(x.transpose(0, 1))]  # each: T tensors
+        masks = self._masks(T, B, x)
+        parts = self._split(state)
+        hs = []
+        for t in range(T):
+            h, parts = self._recur_fn(tuple(p[t] for p in pre), parts, None if masks is None else masks[t])
+            hs.append(h)
+        return torch.stack(hs, 1), torch.cat(parts, 1)
+
+    def step(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """One step for generation. x [B, in], state [B, state_size] -> (h [B, H], state)."""
+        state = self._check(x, state, 2)
+        pre = tuple(p[0] for p in self._project(x.unsqueeze(0)))
+        masks = self._masks(1, x.shape[0], x)
+        h, parts = self._recur_fn(pre, self._split(state), None if masks is None else masks[0])
+        return h, torch.cat(parts, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three cells
+
+
+class LSTMCell(_RecurrentCell):
+    """Plain LSTM: ``[i, g, f, o] = W_x x + W_h h + b``; state ``[h, c]`` (2H)."""
+
+    def __init__(self, input_size: int, hidden_size: int, dropout_keep: float = 0.9) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        self.weight_x = nn.Parameter(_glorot(input_size, 4 * hidden_size))
+        self.weight_h = nn.Parameter(_orthogonal_blocks(hidden_size, hidden_size, 4))
+        self.bias = nn.Parameter(torch.zeros(4 * hidden_size))
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def _split(self, state: Tensor) -> State:
+        return tuple(state.split(self.hidden_size, 1))  # h, c
+
+    def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
+        return (torch.addmm(self.bias, x_tm.flatten(0, 1), self.weight_x).view(*x_tm.shape[:2], -1),)
+
+    def _recur(self, pre: tuple[Tensor, ...], state: State, mask: Tensor | None) -> tuple[Tensor, State]:
+        h, c = state
+        gates = torch.addmm(pre[0], h, self.weight_h)
+        h, c = _lstm_update(gates.view(h.shape[0], 4, -1).unbind(1), c, mask, None)
+        return h, (h, c)
+
+
+class LayerNormLSTMCell(_RecurrentCell):
+    """Layer-norm LSTM: each gate LN'd on its own, ``h = tanh(LN(c)) * sigmoid(o)``; state ``[h, c]``."""
+
+    def __init__(self, input_size: int, hidden_size: int, dropout_keep: float = 0.9) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        H = hidden_size
+        self.weight_x = nn.Parameter(_glorot(input_size, 4 * H))
+        self.weight_h = nn.Parameter(_orthogonal_blocks(H, H, 4))
+        self.ln_gamma = nn.Parameter(torch.ones(4, H))
+        self.ln_beta = nn.Parameter(torch.zeros(4, H))
+        self.ln_c_gamma = nn.Parameter(torch.ones(H))
+        self.ln_c_beta = nn.Parameter(torch.zeros(H))
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def _split(self, state: Tensor) -> State:
+        return tuple(state.split(self.hidden_size, 1))  # h, c
+
+    def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
+        return (x_tm @ self.weight_x,)
+
+    def _recur(self, pre: tuple[Tensor, ...], state: State, mask: Tensor | None) -> tuple[Tensor, State]:
+        h, c = state
+        pre_h = torch.addmm(pre[0], h, self.weight_h).view(h.shape[0], 4, -1)
+        gates = _ln_gates(pre_h, self.ln_gamma, self.ln_beta)
+        h, c = _lstm_update(gates.unbind(1), c, mask, (self.ln_c_gamma, self.ln_c_beta))
+        return h, (h, c)
+
+
+# ---------------------------------------------------------------------------------------------
+# fused HyperLSTM sequence: the whole teacher-forced recurrence as one autograd Function with a
+# hand-written backward through time (no per-op autograd graph, weight gradients as one big
+# matrix product over all T * B rows at the end)
+
+_sigmoid_bwd = torch.ops.aten.sigmoid_backward
+_tanh_bwd = torch.ops.aten.tanh_backward
+
+
+def _core_forward(
+    P: Tensor, gate_dim: int, gamma: Tensor, beta: Tensor, c_prev: Tensor, ln_c: tuple[Tensor, Tensor],
+    mask: Tensor | None, stats: tuple[Tensor, Tensor], act: Tensor, c_out: Tensor,
+    stats_c: tuple[Tensor, Tensor], ty_out: Tensor, h_out: Tensor,
+) -> None:
+    """Layer-norm LSTM update from gate pre-activations ``P`` (gates on ``gate_dim``), into buffers.
+
+    Writes LN statistics of P (``stats``), the activations ``act`` [4, B, H] (sigmoid(i), tanh(g),
+    sigmoid(f + 1), sigmoid(o); g unmasked), the new ``c``, LN statistics of c, ``tanh(LN(c))``
+    and the new ``h``.
+    """
+    H = P.shape[-1]
+    N, mean, rstd = torch.native_layer_norm(P, [H], None, None, LN_EPS)
+    stats[0].copy_(mean)
+    stats[1].copy_(rstd)
+    G = N.mul_(gamma).add_(beta)
+    i, g, f, o = G.unbind(gate_dim)
+    torch.sigmoid(i, out=act[0])
+    torch.tanh(g, out=act[1])
+    torch.sigmoid(f.add_(FORGET_BIAS), out=act[2])
+    torch.sigmoid(o, out=act[3])
+    torch.mul(c_prev, act[2], out=c_out)
+    c_out.addcmul_(act[0] if mask is None else act[0] * mask, act[1])
+    y, mean_c, rstd_c = torch.native_layer_norm(c_out, [H], ln_c[0], ln_c[1], LN_EPS)
+    stats_c[0].copy_(mean_c)
+    stats_c[1].copy_(rstd_c)
+    torch.tanh(y, out=ty_out)
+    torch.mul(ty_out, act[3], out=h_out)
+
+
+def _core_backward(
+    dh: Tensor, dc: Tensor, P: Tensor, gate_dim: int, stats: tuple[Tensor, Tensor], gamma: Tensor,
+    c_prev: Tensor, c: Tensor, ln_c: tuple[Tensor, Tensor], stats_c: tuple[Tensor, Tensor], act: Tensor,
+    ty: Tensor, mask: Tensor | None, acc: tuple[Tensor, Tensor, Tensor, Tensor],
+) -> tuple[Tensor, Tensor]:
+    """Backward of ``_core_forward``. dh, dc [B, H]: gradients w.r.t. the new h and c.
+
+    Returns ``(dP, dc_prev)``; adds into ``acc`` = (d gamma * N summed later, d beta, d ln_c gamma,
+    d ln_c beta) accumulators.
+    """
+    H = P.shape[-1]
+    ig, gt, fg, og = act.unbind(0)
+    dy = _tanh_bwd(dh * og, ty)
+    dc_y, dgc, dbc = torch.ops.aten.native_layer_norm_backward(
+        dy, c, [H], stats_c[0], stats_c[1], ln_c[0], ln_c[1], [True, True, True]
+    )
+    acc[2].add_(dgc)
+    acc[3].add_(dbc)
+    dc = dc_y.add_(dc)
+    dG = torch.empty_like(P)
+    dGi, dGg, dGf, dGo = dG.unbind(gate_dim)
+    dig = dc * (gt if mask is None else gt * mask)
+    dgt = dc * (ig if mask is None else ig * mask)
+    _sigmoid_bwd.grad_input(dig, ig, grad_input=dGi)
+    _tanh_bwd.grad_input(dgt, gt, grad_input=dGg)
+    _sigmoid_bwd.grad_input(dc * c_prev, fg, grad_input=dGf)
+    _sigmoid_bwd.grad_input(dh * ty, og, grad_input=dGo)
+    N = (P - stats[0]).mul_(stats[1])
+    acc[0].addcmul_(dG, N)
+    acc[1].add_(dG)
+    dP = torch.ops.aten.native_layer_norm_backward(
+        dG.mul_(gamma), P, [H], stats[0], stats[1], None, None, [True, False, False]
+    )[0]
+    return dP, dc.mul_(fg)
+
+
+class _FusedHyperLSTM(torch.autograd.Function):
+    """HyperLSTM over a whole sequence. Inputs are time-major; see ``HyperLSTMCell._recur`` for the
+    same computation written step by step (the reference the tests compare against)."""
+
+    @staticmethod
+    def forward(ctx, xw, xh, masks, h0, hh0, c0, hc0, w_hh, w_hyh, hg, hb, hcg, hcb, wz, bz, wa, bias, g, b, cg, cb):
+        T, B, _ = xw.shape
+        H, Hh, E = h0.shape[1], hh0.shape[1], wa.shape[1]
+        new = xw.new_empty
+        hs, hhs, cs, hcs = new(T + 1, B, H), new(T + 1, B, Hh), new(T + 1, B, H), new(T + 1, B, Hh)
+        hs[0], hhs[0], cs[0], hcs[0] = h0, hh0, c0, hc0
+        A = new(T, B, 4 * H + 4 * Hh)  # h_{t-1} @ w_hh: main [:4H], hyper [4H:]
+        Ph, Sh_, acth = new(T, B, 4, Hh), (new(T, B, 4, 1), new(T, B, 4, 1)), new(T, 4, B, Hh)
+        Shc, tyh = (new(T, B, 1), new(T, B, 1)), new(T, B, Hh)
+        Z, S = new(T, B, 12 * E), new(T, 8, B, H)  # embeddings; scales of W_x x and W_h h
+        P, Sp, act = new(T, 4, B, H), (new(T, 4, B, 1), new(T, 4, B, 1)), new(T, 4, B, H)
+        Sc, ty = (new(T, B, 1), new(T, B, 1)), new(T, B, H)
+        bz_full = torch.cat([bz, bz.new_zeros(4 * E)])
+        g4, b4, bias4 = g.view(4, 1, H), b.view(4, 1, H), bias.view(4, 1, H)
+        for t in range(T):
+            At = torch.mm(hs[t], w_hh, out=A[t])
+            # hyper cell
+            ph = torch.add(xh[t], At[:, 4 * H :], out=Ph[t].view(B, 4 * Hh)).addmm_(hhs[t], w_hyh)
+            _core_forward(
+                ph.view(B, 4, Hh), 1, hg, hb, hcs[t], (hcg, hcb), None, (Sh_[0][t], Sh_[1][t]), acth[t],
+                hcs[t + 1], (Shc[0][t], Shc[1][t]), tyh[t], hhs[t + 1],
+            )
+            # embeddings -> scales and biases [.., B, H]
+            zt = torch.addmm(bz_full, hhs[t + 1], wz, out=Z[t]).view(B, 12, E).transpose(0, 1)
+            torch.bmm(zt[:8], wa[:8], out=S[t])
+            pt = torch.baddbmm(bias4, zt[8:], wa[8:])
+            torch.addcmul(pt, S[t, :4], xw[t].view(B, 4, H).transpose(0, 1), out=P[t])
+            P[t].addcmul_(S[t, 4:], At[:, : 4 * H].view(B, 4, H).transpose(0, 1))
+            # main cell
+            _core_forward(
+                P[t], 0, g4, b4, cs[t], (cg, cb), None if masks is None else masks[t], (Sp[0][t], Sp[1][t]),
+                act[t], cs[t + 1], (Sc[0][t], Sc[1][t]), ty[t], hs[t + 1],
+            )
+        # saved tensors (unlike ctx attributes) are freed as soon as backward has run
+        ctx.save_for_backward(
+            xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb,
+            hs, hhs, cs, hcs, A, Ph, *Sh_, acth, *Shc, tyh, Z, S, P, *Sp, act, *Sc, ty,
+        )
+        return hs[1:], hhs[T], cs[T], hcs[T]
+
+    @staticmethod
+    def backward(ctx, d_hs, d_hhT, d_cT, d_hcT):
+        (xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb,
+         hs, hhs, cs, hcs, A, Ph, m_h, r_h, acth, m_hc, r_hc, tyh, Z, S, P, m_p, r_p, act, m_c, r_c, ty) = ctx.saved_tensors
+        Sh_, Shc, Sp, Sc = (m_h, r_h), (m_hc, r_hc), (m_p, r_p), (m_c, r_c)
+        T, B, H = d_hs.shape[0], hs.shape[1], hs.shape[2]
+        Hh, E = hhs.shape[2], wa.shape[1]
+        zeros = xw.new_zeros
+        dh = zeros(B, H)
+        dhh = zeros(B, Hh) if d_hhT is None else d_hhT.clone()
+        dc = zeros(B, H) if d_cT is None else d_cT.clone()
+        dhc = zeros(B, Hh) if d_hcT is None else d_hcT.clone()
+        dA, dxw, dZ = torch.empty_like(A), torch.empty_like(xw), xw.new_empty(T, 12, B, E)
+        dS, dwa = xw.new_empty(12, B, H), torch.zeros_like(wa)
+        acc = (zeros(4, B, H), zeros(4, B, H), zeros(H), zeros(H))
+        acc_dP = zeros(4, B, H)  # for the static bias b
+        acch = (zeros(B, 4, Hh), zeros(B, 4, Hh), zeros(Hh), zeros(Hh))
+        wa_t = wa.transpose(1, 2)
+        for t in range(T - 1, -1, -1):
+            if d_hs is not None:
+                dh.add_(d_hs[t])
+            # main cell
+            dP, dc = _core_backward(
+                dh, dc, P[t], 0, (Sp[0][t], Sp[1][t]), g4, cs[t], cs[t + 1], (cg, cb), (Sc[0][t], Sc[1][t]),
+                act[t], ty[t], None if masks is None else masks[t], acc,
+            )
+            xw4 = xw[t].view(B, 4, H).transpose(0, 1)
+            a4 = A[t, :, : 4 * H].view(B, 4, H).transpose(0, 1)
+            torch.mul(dP, S[t, :4], out=dxw[t].view(B, 4, H).transpose(0, 1))
+            torch.mul(dP, S[t, 4:], out=dA[t, :, : 4 * H].view(B, 4, H).transpose(0, 1))
+            torch.mul(dP, xw4, out=dS[:4])
+            torch.mul(dP, a4, out=dS[4:8])
+            dS[8:].copy_(dP)
+            acc_dP.add_(dP)
+            # embeddings
+            zt = Z[t].view(B, 12, E).transpose(0, 1)
+            torch.bmm(dS, wa_t, out=dZ[t])
+            dwa.baddbmm_(zt.transpose(1, 2), dS)
+            dhh.addmm_(dZ[t].transpose(0, 1).reshape(B, 12 * E), wz.t())
+            # hyper cell
+            dPh, dhc = _core_backward(
+                dhh, dhc, Ph[t], 1, (Sh_[0][t], Sh_[1][t]), hg, hcs[t], hcs[t + 1], (hcg, hcb),
+                (Shc[0][t], Shc[1][t]), acth[t], tyh[t], None, acch,
+            )
+            dA[t, :, 4 * H :].copy_(dPh.view(B, 4 * Hh))
+            dhh = torch.mm(dA[t, :, 4 * H :], w_hyh.t())
+            dh = torch.mm(dA[t], w_hh.t())
+        dA2 = dA.view(T * B, -1)
+        d_w_hh = hs[:-1].reshape(T * B, H).t() @ dA2
+        d_w_hyh = hhs[:-1].reshape(T * B, Hh).t() @ dA2[:, 4 * H :]
+        dZ2 = dZ.permute(0, 2, 1, 3).reshape(T * B, 12 * E)
+        d_wz = hhs[1:].reshape(T * B, Hh).t() @ dZ2
+        d_bz = dZ2[:, : 8 * E].sum(0)
+        d_bias = acc_dP.sum(1).reshape(4 * H)
+        # gamma, beta of the gate layer norms: acc[0] holds dG * N, acc[1] holds dG
+        d_g, d_b = acc[0].sum(1), acc[1].sum(1)
+        d_hg, d_hb = acch[0].sum(0), acch[1].sum(0)
+        return (
+            dxw, dA[:, :, 4 * H :], None, dh, dhh, dc, dhc, d_w_hh, d_w_hyh, d_hg, d_hb, acch[2], acch[3],
+            d_wz, d_bz, dwa, d_bias, d_g, d_b, acc[2], acc[3],
+        )
+
+
+class HyperLSTMCell(_RecurrentCell):
+    """Layer-norm HyperLSTM (Ha et al. 2016, sketch-rnn's ``HyperLSTMCell``); see the module docstring.
+
+    State ``[h, h_hyper, c, c_hyper]``: ``2 * (hidden_size + hyper_size)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        hyper_size: int = 256,
+        embed_size: int = 32,
+        dropout_keep: float = 0.9,
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        self.hyper_size, self.embed_size = hyper_size, embed_size
+        H, Hh, E = hidden_size, hyper_size, embed_size
+        # main cell
+        self.weight_x = nn.Parameter(_glorot(input_size, 4 * H))
+        self.bias = nn.Parameter(torch.zeros(4 * H))
+        self.ln_gamma = nn.Parameter(torch.ones(4, H))
+        self.ln_beta = nn.Parameter(torch.zeros(4, H))
+        self.ln_c_gamma = nn.Parameter(torch.ones(H))
+        self.ln_c_beta = nn.Parameter(torch.zeros(H))
+        # hyper cell: a layer-norm LSTM reading [x, h]; its input matrix [in + H, 4Hh] (Glorot) is
+        # stored in two parts: rows for x in hyper_weight_x, rows for h in weight_hh[:, 4H:]
+        w_in = _glorot(input_size + H, 4 * Hh)
+        self.hyper_weight_x = nn.Parameter(w_in[:input_size].clone())
+        self.weight_hh = nn.Parameter(torch.cat([_orthogonal_blocks(H, H, 4), w_in[input_size:]], 1))
+        self.hyper_weight_h = nn.Parameter(_orthogonal_blocks(Hh, Hh, 4))
+        self.hyper_ln_gamma = nn.Parameter(torch.ones(4, Hh))
+        self.hyper_ln_beta = nn.Parameter(torch.zeros(4, Hh))
+        self.hyper_ln_c_gamma = nn.Parameter(torch.ones(Hh))
+        self.hyper_ln_c_beta = nn.Parameter(torch.zeros(Hh))
+        # embeddings, rows (blocks of E) ordered [scale_x (i,g,f,o), scale_h (i,g,f,o), bias (i,g,f,o)]
+        wz = torch.zeros(Hh, 12 * E)
+        nn.init.normal_(wz[:, 8 * E :], std=0.01)
+        self.embed_weight = nn.Parameter(wz)
+        self.embed_bias = nn.Parameter(torch.ones(8 * E))  # the bias embeddings have none
+        wa = torch.full((12, E, H), HYPER_INIT_SCALE / E)
+        wa[8:] = 0.0
+        self.embed_out = nn.Parameter(wa)
+        self.fused = True  # forward through _FusedHyperLSTM (False: the step-by-step autograd path)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * (self.hidden_size + self.hyper_size)
+
+    def _split(self, state: Tensor) -> State:
+        H, Hh = self.hidden_size, self.hyper_size
+        return tuple(state.split([H, Hh, H, Hh], 1))  # h, h_hyper, c, c_hyper
+
+    def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
+        return x_tm @ self.weight_x, x_tm @ self.hyper_weight_x
+
+    def hyper_embeddings(self, hyper_h: Tensor) -> Tensor:
+        """Per-gate modulation from the hyper cell's output [B, Hh] -> [3, 4, B, H].
+
+        ``out[0]``: scales of ``W_x x``, ``out[1]``: scales of ``W_h h``, ``out[2]``: biases
+        ``beta`` (without the static bias ``self.bias``); the second axis is the gate (i, g, f, o).
+        """
+        return self._embed(hyper_h, None)
+
+    def _embed(self, hyper_h: Tensor, static_bias: Tensor | None) -> Tensor:
+        E, H = self.embed_size, self.hidden_size
+        z_bias = torch.cat([self.embed_bias, self.embed_bias.new_zeros(4 * E)])
+        z = torch.addmm(z_bias, hyper_h, self.embed_weight).view(-1, 12, E).transpose(0, 1)  # [12, B, E]
+        if static_bias is None:
+            out = torch.bmm(z, self.embed_out)
+        else:  # add b to the beta blocks inside the batched product
+            b = torch.cat([static_bias.new_zeros(8, 1, H), static_bias.view(4, 1, H)])
+            out = torch.baddbmm(b, z, self.embed_out)
+        return out.view(3, 4, hyper_h.shape[0], H)  # [12, B, H] -> [3, 4, B, H]
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Teacher-forced sequence. x [B, T, in], state [B, state_size] (None: zeros).
+
+        Returns ``(h [B, T, H], final state [B, state_size])``. Uses the fused sequence function
+        (hand-written backward through time) unless ``self.fused`` is False, autocast is on, or
+        ``compile_step`` was called; then the step-by-step autograd path of the base class.
+        """
+        if not self.fused or self._recur_fn != self._recur or torch.is_autocast_enabled(x.device.type):
+            return super().forward(x, state)
+        state = self._check(x, state, 3)
+        B, T, _ = x.shape
+        xw, xh = self._project(x.transpose(0, 1))
+        h, hh, c, hc = self._split(state)
+        hs, hh, c, hc = _FusedHyperLSTM.apply(
+            xw, xh, self._masks(T, B, x), h, hh, c, hc, self.weight_hh, self.hyper_weight_h,
+            self.hyper_ln_gamma, self.hyper_ln_beta, self.hyper_ln_c_gamma, self.hyper_ln_c_beta,
+            self.embed_weight, self.embed_bias, self.embed_out, self.bias, self.ln_gamma, self.ln_beta,
+            self.ln_c_gamma, self.ln_c_beta,
+        )
+        return hs.transpose(0, 1), torch.cat([hs[-1], hh, c, hc], 1)
+
+    def _recur(self, pre: tuple[Tensor, ...], state: State, mask: Tensor | None) -> tuple[Tensor, State]:
+        xw, xw_hyper = pre
+        h, hh, c, hc = state
+        B, H = h.shape
+        hw_all = h @ self.weight_hh  # [B, 4H + 4Hh]: main W_h h and the hyper cell's h-part
+        # hyper cell (layer-norm LSTM, no dropout)
+        hyper_pre = torch.addmm(xw_hyper + hw_all[:, 4 * H :], hh, self.hyper_weight_h).view(B, 4, -1)
+        hyper_gates = _ln_gates(hyper_pre, self.hyper_ln_gamma, self.hyper_ln_beta).unbind(1)
+        hh, hc = _lstm_update(hyper_gates, hc, None, (self.hyper_ln_c_gamma, self.hyper_ln_c_beta))
+        # main cell, modulated gate by gate, in gate-major layout [4, B, H]
+        scale_x, scale_h, beta = self._embed(hh, self.bias).unbind(0)
+        xw = xw.view(B, 4, H).transpose(0, 1)
+        hw = hw_all[:, : 4 * H].view(B, 4, H).transpose(0, 1)
+        gates_pre = torch.addcmul(torch.addcmul(beta, scale_x, xw), scale_h, hw)
+        gates = _ln_gates(gates_pre, self.ln_gamma.view(4, 1, H), self.ln_beta.view(4, 1, H))
+        h, c = _lstm_update(gates.unbind(0), c, mask, (self.ln_c_gamma, self.ln_c_beta))
+        return h, (h, hh, c, hc)
+
+
+CELLS = {"lstm": LSTMCell, "layernorm": LayerNormLSTMCell, "hyper": HyperLSTMCell}
+
+
+def make_cell(
+    cell: str, input_size: int, hidden_size: int, hyper_size: int = 256, embed_size: int = 32, dropout_keep: float = 0.9
+) -> _RecurrentCell:
+    """Build a cell by name: ``"lstm"``, ``"layernorm"`` or ``"hyper"``."""
+    if cell not in CELLS:
+        raise ValueError(f"cell={cell!r}: expected one of {sorted(CELLS)}")
+    if cell == "hyper":
+        return HyperLSTMCell(input_size, hidden_size, hyper_size, embed_size, dropout_keep)
+    return CELLS[cell](input_size, hidden_size, dropout_keep)
+
+
+# ---------------------------------------------------------------------------------------------
+# mixture density head, loss, sampling
+
+
+class MDNHead(nn.Module):
+    """Linear ``H -> 6M + 3`` and its split into the mixture and pen parameters."""
+
+    def __init__(self, hidden_size: int, num_mixture: int = 20) -> None:
+        super().__init__()
+        self.num_mixture = num_mixture
+        self.linear = nn.Linear(hidden_size, 6 * num_mixture + 3)
+
+    def forward(self, h: Tensor) -> Tensor:
+        """h [..., H] -> raw outputs [..., 6M + 3]."""
+        return self.linear(h)
+
+    def split(self, out: Tensor) -> dict[str, Tensor]:
+        """Raw outputs [..., 6M + 3] -> dict of [..., M] (and pen_logits [..., 3]).
+
+        Keys: ``pi_logits``, ``mu_x``, ``mu_y``, ``log_sigma_x``, ``log_sigma_y`` (sigma = exp),
+        ``rho`` (already tanh'd), ``pen_logits``.
+        """
+        M = self.num_mixture
+        if out.shape[-1] != 6 * M + 3:
+            raise ValueError(f"MDNHead.split: last dim is {out.shape[-1]}, expected 6*{M}+3 = {6 * M + 3}")
+        pen, pi, mx, my, lsx, lsy, r = out.split([3, M, M, M, M, M, M], -1)
+        return dict(
+            pi_logits=pi, mu_x=mx, mu_y=my, log_sigma_x=lsx, log_sigma_y=lsy, rho=torch.tanh(r), pen_logits=pen
+        )
+
+
+def mixture_log_prob(params: dict[str, Tensor], dx: Tensor, dy: Tensor) -> Tensor:
+    """``log sum_j pi_j N(dx, dy | j)`` in float32. dx, dy [...]; params [..., M] -> [...]."""
+    p = {k: v.float() for k, v in params.items()}
+    lsx, lsy, rho = p["log_sigma_x"], p["log_sigma_y"], p["rho"]
+    nx = (dx.float().unsqueeze(-1) - p["mu_x"]) * torch.exp(-lsx)
+    ny = (dy.float().unsqueeze(-1) - p["mu_y"]) * torch.exp(-lsy)
+    one_m_r2 = (1.0 - rho * rho).clamp_min(RHO_EPS)
+    quad = (nx * nx + ny * ny - 2.0 * rho * nx * ny) / one_m_r2
+    log_n = -0.5 * quad - LOG_2PI - lsx - lsy - 0.5 * torch.log(one_m_r2)
+    return torch.logsumexp(F.log_softmax(p["pi_logits"], -1) + log_n, -1)
+
+
+def reconstruction_loss(
+    params: dict[str, Tensor], target: Tensor, lengths: Tensor, pen_mask_all: bool
+) -> tuple[Tensor, Tensor]:
+    """sketch-rnn reconstruction loss (SPEC §2). Returns ``(offset_loss, pen_loss)`` (scalars).
+
+    params: ``MDNHead.split`` output, each [B, N, M] / [B, N, 3]; target [B, N, 5] stroke-5
+    (``strokes5[:, 1:]``); lengths [B] number of real points (``<= N``). The offset NLL is taken over
+    real points (``t < lengths``); the pen cross-entropy over all N steps when ``pen_mask_all`` (the
+    training rule), else over the real points only. Summed over time, averaged over the batch.
+    """
+    if target.dim() != 3 or target.shape[-1] != 5:
+        raise ValueError(f"reconstruction_loss: target has shape {tuple(target.shape)}, expected [B, N, 5]")
+    B, N, _ = target.shape
+    if params["pen_logits"].shape[:2] != (B, N):
+        raise ValueError(
+            f"reconstruction_loss: params['pen_logits'] has shape {tuple(params['pen_logits'].shape)}, "
+            f"expected [{B}, {N}, 3] to match target"
+        )
+    lengths = torch.as_tensor(lengths, device=target.device)
+    if lengths.shape != (B,) or bool((lengths < 0).any()) or bool((lengths > N).any()):
+        raise ValueError(f"reconstruction_loss: lengths must be [B={B}] integers in [0, {N}], got {lengths.tolist()}")
+    mask = (torch.arange(N, device=target.device) < lengths.unsqueeze(1)).float()  # [B, N]
+    log_p = mixture_log_prob(params, target[..., 0], target[..., 1])
+    offset = -(log_p * mask).sum(1).mean()
+    pen_ce = F.cross_entropy(
+        params["pen_logits"].float().reshape(B * N, 3), target[..., 2:].argmax(-1).reshape(B * N), reduction="none"
+    ).view(B, N)
+    if not pen_mask_all:
+        pen_ce = pen_ce * mask
+    return offset, pen_ce.sum(1).mean()
+
+
+def sample_point(
+    params: dict[str, Tensor], temperature: float = 1.0, greedy: bool = False, generator: torch.Generator | None = None
+) -> Tensor:
+    """Draw one stroke-5 point per row from one step's params (each [B, M] / [B, 3]) -> [B, 5].
+
+    Temperature ``tau`` (SPEC §5): pi and pen logits divided by tau, standard deviations multiplied
+    by tau. ``greedy``: arg-max component and its means, arg-max pen state (tau ignored).
+    """
+    pi_logits, pen_logits = params["pi_logits"].float(), params["pen_logits"].float()
+    B = pi_logits.shape[0]
+    rows = torch.arange(B, device=pi_logits.device)
+    if greedy:
+        k, pen = pi_logits.argmax(-1), pen_logits.argmax(-1)
+    else:
+        if not temperature > 0:
+            raise ValueError(f"sample_point: temperature must be > 0 unless greedy, got {temperature}")
+        k = torch.multinomial(torch.softmax(pi_logits / temperature, -1), 1, generator=generator).squeeze(1)
+        pen = torch.multinomial(torch.softmax(pen_logits / temperature, -1), 1, generator=generator).squeeze(1)
+    mx, my = params["mu_x"].float()[rows, k], params["mu_y"].float()[rows, k]
+    if not greedy:
+        sx = params["log_sigma_x"].float()[rows, k].exp() * temperature
+        sy = params["log_sigma_y"].float()[rows, k].exp() * temperature
+        rho = params["rho"].float()[rows, k]
+        e = torch.randn(2, B, device=mx.device, generator=generator)
+        mx = mx + sx * e[0]
+        my = my + sy * (rho * e[0] + torch.sqrt((1.0 - rho * rho).clamp_min(0.0)) * e[1])
+    return torch.cat([mx[:, None], my[:, None], F.one_hot(pen, 3).float()], 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the decoder
+
+
+class SketchDecoder(nn.Module):
+    """z -> stroke-5 sequence: initial state ``tanh(W z + b)``, a cell, an MDN head."""
+
+    def __init__(
+        self,
+        z_dim: int,
+        cell: str = "hyper",
+        hidden_size: int = 2048,
+        hyper_size: int = 256,
+        embed_size: int = 32,
+        num_mixture: int = 20,
+        dropout_keep: float = 0.9,
+    ) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.cell = make_cell(cell, 5 + z_dim, hidden_size, hyper_size, embed_size, dropout_keep)
+        self.init_linear = nn.Linear(z_dim, self.cell.state_size)
+        nn.init.normal_(self.init_linear.weight, std=0.001)
+        nn.init.zeros_(self.init_linear.bias)
+        self.head = MDNHead(hidden_size, num_mixture)
+
+    def init_state(self, z: Tensor) -> Tensor:
+        """z [B, z_dim] -> initial state [B, state_size]."""
+        if z.dim() != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"SketchDecoder: z has shape {tuple(z.shape)}, expected [B, {self.z_dim}]")
+        return torch.tanh(self.init_linear(z))
+
+    def forward(self, strokes5: Tensor, z: Tensor) -> dict[str, Tensor]:
+        """Teacher forcing. strokes5 [B, N+1, 5], z [B, z_dim] -> params for the N targets ([B, N, .])."""
+        if strokes5.dim() != 3 or strokes5.shape[-1] != 5 or strokes5.shape[1] < 2:
+            raise ValueError(f"SketchDecoder: strokes5 has shape {tuple(strokes5.shape)}, expected [B, N+1, 5], N >= 1")
+        if z.shape[0] != strokes5.shape[0]:
+            raise ValueError(f"SketchDecoder: batch of z ({z.shape[0]}) != batch of strokes5 ({strokes5.shape[0]})")
+        state = self.init_state(z)
+        x = strokes5[:, :-1]
+        x = torch.cat([x, z.unsqueeze(1).expand(-1, x.shape[1], -1).to(x.dtype)], -1)
+        h, _ = self.cell(x, state)
+        return self.head.split(self.head(h))
+
+    def loss(self, strokes5: Tensor, lengths: Tensor, z: Tensor, pen_mask_all: bool | None = None) -> dict[str, Tensor]:
+        """``dict(offset=..., pen=...)``; the pen mask follows ``self.training`` unless given."""
+        params = self(strokes5, z)
+        mask_all = self.training if pen_mask_all is None else pen_mask_all
+        offset, pen = reconstruction_loss(params, strokes5[:, 1:], lengths, mask_all)
+        return dict(offset=offset, pen=pen)
+
+    def step(self, prev_point: Tensor, z: Tensor, state: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+        """One generation step: prev_point [B, 5], z [B, z_dim], state -> (params [B, .], new state)."""
+        h, state = self.cell.step(torch.cat([prev_point, z.to(prev_point.dtype)], 1), state)
+        return self.head.split(self.head(h)), state
+
+    sample_point = staticmethod(sample_point)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        z: Tensor,
+        max_len: int,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Sample sketches from codes z [B, z_dim] (SPEC §5); stops at ``p_end`` or ``max_len``.
+
+        Returns ``(strokes5 [B, max_len + 1, 5]`` with the start token in row 0 and
+        ``(0, 0, 0, 0, 1)`` after each end, ``lengths [B]``) -- the batch convention of the package.
+        """
+        B = z.shape[0]
+        out = torch.zeros(B, max_len + 1, 5, device=z.device)
+        out[:, 0, 2] = 1.0
+        out[:, 1:, 4] = 1.0
+        lengths = torch.full((B,), max_len, dtype=torch.long, device=z.device)
+        done = torch.zeros(B, dtype=torch.bool, device=z.device)
+        state, point = self.init_state(z), out[:, 0].clone()
+        for t in range(max_len):
+            params, state = self.step(point, z, state)
+            point = sample_point(params, temperature, greedy, generator)
+            ended = point[:, 4] > 0.5
+            lengths = torch.where(ended & ~done, torch.full_like(lengths, t), lengths)
+            done = done | ended
+            out[:, t + 1] = torch.where(done.unsqueeze(1), out[:, t + 1], point)
+            if bool(done.all()):
+                break
+        return out, lengths
