@@ -41,14 +41,17 @@ def to_stroke3(strokes5: Tensor, scale: float = 1.0) -> list[np.ndarray]:
 
 @torch.no_grad()
 def decode(model: IAPix, z: Tensor, max_len: int, scale: float = 1.0, temperature: float = 0.24,
-           greedy: bool = False, seed: int | None = None, batch_size: int = 1024) -> list[np.ndarray]:
+           greedy: bool = False, seed: int | None = None, batch_size: int = 1024,
+           progress: bool = False) -> list[np.ndarray]:
     """Codes ``z [B, z_dim]`` -> ``B`` stroke-3 sketches, generated ``batch_size`` at a time."""
+    from tqdm.auto import tqdm
+
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     was_training = model.training
     model.eval()
     out: list[np.ndarray] = []
-    for i in range(0, len(z), batch_size):
+    for i in tqdm(range(0, len(z), batch_size), desc="generate", unit="batch", disable=not progress, leave=False):
         s5, _ = model.generate(z[i:i + batch_size].to(device), max_len, temperature, greedy, gen)
         out += to_stroke3(s5, scale)
     model.train(was_training)

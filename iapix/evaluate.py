@@ -1,0 +1,635 @@
+"""Evaluation of a trained model (SPEC §6): Rec, Ret@1/10/50, latent overlap, t-SNE; JSON + Markdown report.
+
+``iapix evaluate --checkpoint runs/catpig-ia/best.pt runs/catpig-rpcl/best.pt`` or
+``evaluate("runs/catpig-ia/best.pt")``. Read top to bottom:
+
+1. :class:`SketchANet` -- the Rec classifier, :func:`train_classifier`, :func:`load_or_train_classifier`
+   (cached on disk, refuses a cache made for other categories).
+2. :func:`generate_for_test` -- one sketch per test sketch, conditioned on it (decoded from ``mu``).
+3. :func:`rec` and :func:`ret` (:func:`retrieval_ranks`) -- the two scores of RPCL-pix2seq.
+4. :func:`overlap_measures` and :func:`tsne_plot` -- the structure of the latent GMM.
+5. :func:`evaluate` (one checkpoint -> ``report.json``, ``report.md``, ``tsne.png``, ``samples.png``),
+   :func:`compare` (one Markdown table across runs) and the CLI.
+
+The protocol (SPEC §6): every test sketch image is encoded, a sketch is decoded from its ``mu`` at
+temperature 0.24 and rendered black on white at 48x48 with the data's own renderer
+(:func:`iapix.raster.render`). **Rec** is the share of these renderings that the classifier labels with
+the category of their source sketch. **Ret@k**: each rendering is encoded again to ``mu``; all test
+codes are ranked by squared Euclidean distance to it; a hit when its own source is among the first k.
+
+Where this module departs from the reference (SPEC §7), deliberately:
+
+* generated sketches are rendered black on white (the reference draws one colour per category and
+  reads the red channel for Ret), as §6 says;
+* the Rec classifier is ours (neither repository has one; the README says "train a Sketch-a-Net"):
+  :class:`SketchANet`, a Sketch-a-Net-style CNN sized for 48x48 images, described in its docstring.
+  Its own test accuracy on the real test sketches is reported with every evaluation: Rec of a perfect
+  generator is bounded by it;
+* the overlap measures and the t-SNE map are ours (not in either repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from iapix.data import Prepared, drop_points, prepare, random_scale
+from iapix.latent import GMMLatent, log_gaussian
+from iapix.model import IAPix
+from iapix.raster import render
+from iapix.sample import decode, encode
+from iapix.train import load_model, pick_device, save_atomic
+
+RET_KS = (1, 10, 50)
+ALIVE = 1e-3  # a component is alive when alpha_k > ALIVE (as the training log's "alive")
+CLASSIFIER_FORMAT = 1
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. the Rec classifier
+
+
+class SketchANet(nn.Module):
+    """A Sketch-a-Net-style classifier for 48x48 sketch images (ours, SPEC §7 "Rec classifier").
+
+    Sketch-a-Net (Yu et al. 2015) reads 225x225 images: a large first filter (15x15, stride 3), five
+    convolutions with three max-poolings, then two dropout-regularised fully connected layers of 512.
+    Scaled to 48x48 with base width ``w`` (default 16):
+
+    ====================  ==========================================  ============
+    layer                 operation                                   output
+    ====================  ==========================================  ============
+    input                 ``(1 - x) / 2``: ink 1, paper 0             1 x 48 x 48
+    conv1                 7x7, stride 1, pad 3, w; BN, ReLU           w x 48 x 48
+    pool1                 max 2x2                                     w x 24 x 24
+    conv2                 5x5, pad 2, 2w; BN, ReLU                    2w x 24 x 24
+    pool2                 max 2x2                                     2w x 12 x 12
+    conv3, conv4, conv5   3x3, pad 1, 4w each; BN, ReLU               4w x 12 x 12
+    pool3                 max 2x2                                     4w x 6 x 6
+    fc6                   linear 36*4w -> 16w, ReLU, dropout 0.5      16w
+    fc7                   linear 16w -> 16w, ReLU, dropout 0.5        16w
+    fc8                   linear 16w -> num_classes                   logits
+    ====================  ==========================================  ============
+
+    Differences from Sketch-a-Net, for 48x48 inputs and short CPU training: stride 1 in conv1 (the
+    lines are 1 px wide), batch normalisation after every convolution (fast, stable training in a
+    few epochs), narrower layers; no multi-scale / multi-channel ensemble.
+    """
+
+    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.5) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"SketchANet: num_classes must be >= 2, got {num_classes}")
+        w = width
+
+        def conv(cin: int, cout: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.num_classes, self.width, self.dropout = num_classes, width, dropout
+        self.features = nn.Sequential(
+            *conv(1, w, 7), nn.MaxPool2d(2),
+            *conv(w, 2 * w, 5), nn.MaxPool2d(2),
+            *conv(2 * w, 4 * w, 3), *conv(4 * w, 4 * w, 3), *conv(4 * w, 4 * w, 3), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(36 * 4 * w, 16 * w), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(16 * w, 16 * w), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(16 * w, num_classes),
+        )
+
+    def forward(self, images: Tensor) -> Tensor:
+        """images [B, 1, 48, 48] (or [B, 48, 48]) in [-1, 1], white = +1 -> logits [B, num_classes]."""
+        if images.dim() == 3:
+            images = images.unsqueeze(1)
+        if images.dim() != 4 or images.shape[1:] != (1, 48, 48):
+            raise ValueError(f"SketchANet: images must be [B, 1, 48, 48], got {tuple(images.shape)}")
+        return self.classifier(self.features((1.0 - images) * 0.5))
+
+
+@torch.no_grad()
+def predict(classifier: nn.Module, images: Tensor | np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class index [N] (int64) for images [N, (1,) 48, 48] in [-1, 1]."""
+    device = next(classifier.parameters()).device
+    images = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    was_training = classifier.training
+    classifier.eval()
+    out = [classifier(images[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+    classifier.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+
+
+def accuracy(classifier: nn.Module, images: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Share of ``images`` whose predicted class equals ``labels``."""
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels: must match")
+    if len(labels) == 0:
+        raise ValueError("no images to classify")
+    return float((predict(classifier, images) == labels).mean())
+
+
+def augment_images(strokes: Sequence[np.ndarray], rng: np.random.Generator,
+                   shrink: tuple[float, float] = (0.98, 1.0)) -> np.ndarray:
+    """One augmented rendering per sketch -> [n, 48, 48].
+
+    The model's own training augmentation (SPEC §1): stretch x and y by [0.9, 1.1], drop interior
+    points with probability 0.1, random centred shrink in ``shrink``; plus a horizontal flip with
+    probability 1/2 (QuickDraw animals face either way; flipping is label-preserving).
+    """
+    out = []
+    for s in strokes:
+        s = drop_points(random_scale(s, rng, 0.1), rng, 0.1)
+        if rng.random() < 0.5:
+            s[:, 0] = -s[:, 0]
+        out.append(s)
+    return render(out, shrink=rng.uniform(*shrink, size=len(out)))
+
+
+def train_classifier(prepared: Prepared, epochs: int = 8, batch_size: int = 32, seed: int = 0,
+                     device: str | torch.device = "cpu", progress: bool = True, width: int = 16,
+                     lr: float = 1e-3) -> tuple[SketchANet, dict]:
+    """Train a :class:`SketchANet` on ``prepared``'s training sketches -> (model in eval mode, info).
+
+    Each epoch re-renders every training sketch with :func:`augment_images` (stretch, point
+    dropping, centred shrink [0.98, 1], horizontal flip). Adam (``lr``, cosine decay to 0), cross
+    entropy. The weights of the epoch with the best validation accuracy are kept. ``info`` holds the
+    validation and test accuracy on the real (unaugmented) images, sizes and seconds. The global
+    torch RNG is left untouched (all randomness comes from ``seed``).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    strokes, labels = prepared.strokes["train"], prepared.labels["train"]
+    if len(strokes) < batch_size:
+        raise ValueError(f"{len(strokes)} training sketches: fewer than one batch of {batch_size}")
+    device = torch.device(device)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SketchANet(len(prepared.categories), width=width).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        steps = epochs * (len(strokes) // batch_size)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / steps)))
+        y_all = torch.as_tensor(labels, dtype=torch.int64)
+        best, best_state, history = -1.0, None, []
+        bar = tqdm(total=steps, desc="classifier", disable=not progress, leave=False, dynamic_ncols=True)
+        for epoch in range(epochs):
+            model.train()
+            x_all = torch.from_numpy(augment_images(strokes, rng)).unsqueeze(1)
+            order = torch.from_numpy(rng.permutation(len(strokes)))
+            for i in range(0, len(order) - batch_size + 1, batch_size):
+                idx = order[i:i + batch_size]
+                loss = F.cross_entropy(model(x_all[idx].to(device)), y_all[idx].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+            valid = accuracy(model, prepared.images["valid"], prepared.labels["valid"]) \
+                if len(prepared.labels["valid"]) else float("nan")
+            history.append(valid)
+            if not valid <= best:  # also takes the first epoch when valid is NaN (no validation split)
+                best, best_state = valid, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    info = {"categories": list(prepared.categories), "epochs": epochs, "batch_size": batch_size, "seed": seed,
+            "width": width, "train_size": len(strokes), "valid_acc": best, "valid_history": history,
+            "test_acc": accuracy(model, prepared.images["test"], prepared.labels["test"]),
+            "test_size": int(len(prepared.labels["test"])), "seconds": time.perf_counter() - t0}
+    return model, info
+
+
+def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs: int = 8, batch_size: int = 32,
+                             seed: int = 0, device: str | torch.device = "cpu",
+                             progress: bool = True) -> tuple[SketchANet, dict]:
+    """The classifier cached at ``cache_path``, or a new one trained on ``prepared`` and saved there.
+
+    The cache holds the weights, the architecture and ``info`` (categories, its accuracies, sizes);
+    ``info["cached"]`` says whether it was read from disk. A cache made for other categories (or in
+    another order) is refused with a ``ValueError``: labels would not mean the same thing.
+    """
+    path = Path(cache_path)
+    if path.is_file():
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(blob, dict) or blob.get("format") != CLASSIFIER_FORMAT:
+            raise ValueError(f"{path}: not an iapix classifier cache (format {CLASSIFIER_FORMAT}); "
+                             f"delete it or pass another --classifier path")
+        if list(blob["info"]["categories"]) != list(prepared.categories):
+            raise ValueError(f"{path}: classifier cache trained on categories {blob['info']['categories']}, but the "
+                             f"data to evaluate has {list(prepared.categories)}; pass another --classifier path "
+                             f"(or delete the file to retrain)")
+        model = SketchANet(blob["num_classes"], width=blob["width"])
+        model.load_state_dict(blob["model"])
+        return model.to(device).eval(), {**blob["info"], "cached": True, "path": str(path)}
+    model, info = train_classifier(prepared, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+                                   progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic({"format": CLASSIFIER_FORMAT, "num_classes": model.num_classes, "width": model.width,
+                 "model": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
+    return model, {**info, "cached": False, "path": str(path)}
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. generation for the test set
+
+
+def generate_for_test(model: IAPix, ckpt: dict, prepared: Prepared, temperature: float = 0.24, greedy: bool = False,
+                      seed: int = 0, batch_size: int = 1024, progress: bool = False) -> list[np.ndarray]:
+    """One stroke-3 sketch (pixel units) per test sketch of ``prepared``, decoded from its ``mu``.
+
+    Batched through :func:`iapix.sample.decode` (every sketch stops at its own ``p_end`` or
+    ``N_max = ckpt["max_len"]``). A generation that ends before its first point is empty (0 rows)
+    and is rendered as a blank image (``render(..., allow_empty=True)``); the report counts them.
+    """
+    images = prepared.images["test"]
+    if len(images) == 0:
+        raise ValueError("the test split is empty: nothing to generate from")
+    mu, _ = encode(model, images)
+    return decode(model, mu, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed, batch_size, progress)
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Rec and Ret
+
+
+def rec(classifier: nn.Module, generated_images: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Rec: share of generated images [N, (1,) 48, 48] that ``classifier`` labels as their source's category."""
+    return accuracy(classifier, generated_images, labels)
+
+
+@torch.no_grad()
+def retrieval_ranks(queries: Tensor | np.ndarray, keys: Tensor | np.ndarray, chunk: int = 256) -> Tensor:
+    """Rank of each query's own key: queries [N, D], keys [N, D] (query i belongs to key i) -> ranks [N] int64.
+
+    ``rank_i = #{j : d_ij <= d_ii} - 1`` with ``d_ij = |q_i - k_j|^2``: the number of *other* keys at
+    least as close as its own (0 = its own key is the nearest). Ties count against the query (the
+    pessimistic rank), so duplicate keys never inflate Ret. Computed in float32 chunks of ``chunk``
+    queries as ``|k_j|^2 - 2 q_i.k_j`` (``d_ij`` less ``|q_i|^2``, which does not change the order within
+    a row) after centring both on the keys' mean (distances are unchanged, rounding is smaller); the
+    own value is read from the same matrix, so a query compares its own distance with the others'
+    computed the same way. Memory: ``chunk x N`` floats.
+    """
+    q = torch.as_tensor(np.asarray(queries) if not torch.is_tensor(queries) else queries).float()
+    k = torch.as_tensor(np.asarray(keys) if not torch.is_tensor(keys) else keys).float()
+    if q.dim() != 2 or q.shape != k.shape:
+        raise ValueError(f"retrieval_ranks: queries {tuple(q.shape)} and keys {tuple(k.shape)} must both be [N, D]")
+    center = k.mean(0, keepdim=True)
+    q, k = q - center, k - center
+    kt = torch.cat([k, k.square().sum(1, keepdim=True)], 1).T.contiguous()  # [D + 1, N]: (k_j, |k_j|^2)
+    q = torch.cat([-2.0 * q, torch.ones(len(q), 1)], 1)  # [N, D + 1]: (-2 q_i, 1)
+    ranks = torch.empty(len(q), dtype=torch.long)
+    for lo in range(0, len(q), chunk):
+        d = q[lo:lo + chunk] @ kt  # d_ij - |q_i|^2 (the same order within a row): [c, N], one product
+        c = len(d)
+        own = d[torch.arange(c), torch.arange(lo, lo + c)]
+        ranks[lo:lo + c] = (d <= own[:, None]).sum(1, dtype=torch.int32) - 1  # int32 sums are ~3x faster here
+    return ranks
+
+
+def ret_from_ranks(ranks: Tensor, ks: Sequence[int] = RET_KS) -> dict[str, float]:
+    """``{"ret@k": share of ranks < k}`` for each k."""
+    return {f"ret@{k}": float((ranks < k).float().mean()) for k in ks}
+
+
+def ret(model: IAPix, generated_images: Tensor | np.ndarray, test_mu: Tensor,
+        ks: Sequence[int] = RET_KS) -> dict[str, float]:
+    """Ret@k (SPEC §6): encode each generated image [N, (1,) 48, 48] to ``mu``, rank the test codes
+    ``test_mu [N, D]`` (row i = the source of image i) by squared distance, hit when the source is in the
+    first k. Returns ``{"ret@1": .., "ret@10": .., "ret@50": .., "mean_rank": ..}`` (rank 0 = nearest)."""
+    gen_mu, _ = encode(model, generated_images)
+    if len(gen_mu) != len(test_mu):
+        raise ValueError(f"{len(gen_mu)} generated images but {len(test_mu)} test codes: one per test sketch expected")
+    ranks = retrieval_ranks(gen_mu, test_mu.cpu())
+    return {**ret_from_ranks(ranks, ks), "mean_rank": float(ranks.float().mean())}
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. latent structure
+
+
+def bhattacharyya(means: Tensor, variances: Tensor) -> Tensor:
+    """Bhattacharyya coefficients between diagonal Gaussians: means, variances [K, D] -> BC [K, K] in (0, 1].
+
+    ``BC = exp(-D_B)``, ``D_B = 1/8 sum_d (m1 - m2)^2 / v + 1/2 sum_d ln(v / sqrt(v1 v2))``,
+    ``v = (v1 + v2) / 2`` (closed form for diagonal covariances); float64. ``BC = 1`` for identical
+    Gaussians and falls to 0 as they separate (it is the integral of ``sqrt(p1 p2)``).
+    """
+    m, v = means.double(), variances.double()
+    vm = 0.5 * (v[:, None] + v[None])  # [K, K, D]
+    maha = ((m[:, None] - m[None]).square() / vm).sum(-1)
+    logdet = (vm.log() - 0.5 * (v[:, None].log() + v[None].log())).sum(-1)
+    return torch.exp(-(maha / 8.0 + 0.5 * logdet))
+
+
+def _nmi(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(a, b))
+
+
+@torch.no_grad()
+def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: Sequence[int] | np.ndarray,
+                     categories: Sequence[str] | None = None) -> dict:
+    """How many Gaussians the GMM uses and how much they overlap, on test codes mu, s2 [N, D] with labels [N].
+
+    Returns a dict (``model`` is an :class:`IAPix` or its :class:`GMMLatent`):
+
+    * ``K``: number of Gaussians; ``alive``: how many have ``alpha_k > 1e-3``;
+    * ``used``: how many are the component label of at least one test code;
+    * ``bc_weighted``: over pairs ``k < l`` of alive Gaussians, the mean Bhattacharyya coefficient
+      (:func:`bhattacharyya`) weighted by ``alpha_k alpha_l`` -- 0: no overlap, 1: identical Gaussians;
+      ``bc_max``: the largest over those pairs;
+    * ``ambiguous``: share of test codes whose two largest posteriors ``g_ik = alpha_k N(mu_i | m_k, v_k)
+      / sum_j ...`` (unclipped, at ``mu``) are within a factor of 2 (``g_(1) <= 2 g_(2)``);
+    * ``nmi``: normalised mutual information (sklearn, arithmetic mean) between the component labels
+      (``model.latent.labels(mu, s2)``: ``argmax_k b_ik`` for ia, ``argmax_k g_ik`` otherwise) and the
+      categories;
+    * ``purity``: share of test codes whose component's majority category is their own;
+    * ``components``: per used component ``{k, alpha, n, majority (category), share (of majority)}``.
+
+    With one Gaussian (the ``vae`` objective, K = 1) there is no pair and no second posterior:
+    ``bc_weighted``, ``bc_max`` and ``ambiguous`` are ``None``; every code has label 0, so ``nmi`` is 0
+    and ``purity`` is the share of the largest category -- the numbers of a latent space without clusters.
+    """
+    lat = model.latent if isinstance(model, IAPix) else model
+    mu, s2 = torch.as_tensor(mu).float().cpu(), torch.as_tensor(s2).float().cpu()
+    labels = np.asarray(labels, dtype=np.int64)
+    if mu.dim() != 2 or mu.shape[1] != lat.z_dim or s2.shape != mu.shape or len(labels) != len(mu):
+        raise ValueError(f"overlap_measures: mu {tuple(mu.shape)} and s2 {tuple(s2.shape)} must be [N, {lat.z_dim}] "
+                         f"with one label each (got {len(labels)} labels)")
+    alpha, means, variances = lat.alpha.float().cpu(), lat.means.float().cpu(), lat.variances.float().cpu()
+    K = lat.K
+    alive = alpha > ALIVE
+    comp = lat.labels(mu.to(lat.alpha.device), s2.to(lat.alpha.device)).cpu().numpy()
+    out: dict = {"K": K, "alive": int(alive.sum()), "used": int(len(np.unique(comp)))}
+    idx = torch.nonzero(alive).flatten()
+    if K > 1 and len(idx) > 1:
+        bc = bhattacharyya(means[idx], variances[idx])
+        a = alpha[idx].double()
+        w = a[:, None] * a[None]
+        upper = torch.triu(torch.ones_like(bc, dtype=torch.bool), diagonal=1)
+        out["bc_weighted"] = float((bc * w)[upper].sum() / w[upper].sum())
+        out["bc_max"] = float(bc[upper].max())
+    else:
+        out["bc_weighted"] = out["bc_max"] = None
+    if K > 1:
+        logp = log_gaussian(mu, means, variances) + alpha.clamp_min(1e-30).log()[None]
+        top2 = logp.topk(2, dim=1).values
+        out["ambiguous"] = float(((top2[:, 0] - top2[:, 1]) <= math.log(2.0)).float().mean())
+    else:
+        out["ambiguous"] = None
+    out["nmi"] = _nmi(labels, comp)
+    names = list(categories) if categories is not None else None
+    comps, agree = [], 0
+    for k in np.unique(comp):
+        cats = Counter(labels[comp == k].tolist())
+        major, count = cats.most_common(1)[0]
+        agree += count
+        comps.append({"k": int(k), "alpha": float(alpha[k]), "n": int((comp == k).sum()),
+                      "majority": names[major] if names else int(major), "share": count / int((comp == k).sum())})
+    out["purity"] = agree / len(labels) if len(labels) else float("nan")
+    out["components"] = comps
+    return out
+
+
+def tsne_plot(mu: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray, categories: Sequence[str],
+              means: Tensor | np.ndarray | None = None, alpha: Tensor | np.ndarray | None = None, seed: int = 0,
+              path: str | Path | None = None, title: str | None = None):
+    """t-SNE map of codes mu [N, D] coloured by category; Gaussians' means [K, D] embedded with them.
+
+    The means of the alive Gaussians (``alpha > 1e-3``) are appended to the codes before t-SNE
+    (sklearn, PCA init, perplexity ``min(30, (n - 1) / 3)``, ``random_state=seed``) so they land in the
+    same map, and drawn as black crosses with an area proportional to ``alpha``. Returns the figure
+    (saved to ``path`` when given).
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(torch.as_tensor(mu).float().cpu(), dtype=np.float64)
+    labels = np.asarray(labels)
+    if len(x) != len(labels):
+        raise ValueError(f"tsne_plot: {len(x)} codes but {len(labels)} labels")
+    m = np.zeros((0, x.shape[1]))
+    a = np.zeros(0)
+    if means is not None:
+        m = np.asarray(torch.as_tensor(means).float().cpu(), dtype=np.float64)
+        a = np.ones(len(m)) / len(m) if alpha is None else np.asarray(torch.as_tensor(alpha).float().cpu())
+        m, a = m[a > ALIVE], a[a > ALIVE]
+    pts = np.concatenate([x, m])
+    if len(pts) < 5:
+        raise ValueError(f"tsne_plot: t-SNE needs at least 5 points, got {len(pts)}")
+    emb = TSNE(n_components=2, perplexity=min(30.0, (len(pts) - 1) / 3), init="pca",
+               random_state=seed).fit_transform(pts)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for c, name in enumerate(categories):
+        sel = labels == c
+        ax.scatter(emb[:len(x)][sel, 0], emb[:len(x)][sel, 1], s=6, alpha=0.6, label=name)
+    if len(m):
+        ax.scatter(emb[len(x):, 0], emb[len(x):, 1], s=40 + 600 * a / a.max(), marker="X", c="black",
+                   edgecolors="white", linewidths=0.8, label="Gaussian means (size ~ alpha)")
+    leg = ax.legend(fontsize=7)
+    for h in leg.legend_handles:  # same marker size in the legend for codes and means
+        h.set_sizes([30])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or "t-SNE of test codes mu", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. the report
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return "nan" if math.isnan(x) else f"{x:.{digits}f}"
+    return str(x)
+
+
+def report_markdown(r: dict) -> str:
+    """One report as Markdown: a table of the scores, then the per-component table."""
+    o = r["overlap"]
+    rows = [("checkpoint", r["checkpoint"]), ("objective", r["objective"]), ("categories", ", ".join(r["categories"])),
+            ("test sketches", r["n_test"]), ("temperature", "greedy" if r["greedy"] else r["temperature"]),
+            ("Rec", _fmt(r["rec"])), ("Ret@1", _fmt(r["ret"]["ret@1"])), ("Ret@10", _fmt(r["ret"]["ret@10"])),
+            ("Ret@50", _fmt(r["ret"]["ret@50"])), ("mean rank (0 = nearest)", _fmt(r["ret"]["mean_rank"], 1)),
+            ("classifier accuracy on the real test sketches (bounds Rec)", _fmt(r["classifier"]["test_acc"])),
+            ("classifier trained on", f"{r['classifier']['train_size']} sketches, {r['classifier']['epochs']} epochs"),
+            ("Gaussians alive / used / K", f"{o['alive']} / {o['used']} / {o['K']}"),
+            ("weighted Bhattacharyya overlap", _fmt(o["bc_weighted"])), ("max Bhattacharyya overlap", _fmt(o["bc_max"])),
+            ("ambiguous codes (top-2 posteriors within 2x)", _fmt(o["ambiguous"])),
+            ("NMI(components, categories)", _fmt(o["nmi"])), ("purity", _fmt(o["purity"])),
+            ("empty generations", r["empty_generations"]), ("mean generated length", _fmt(r["mean_length"], 1))]
+    lines = [f"# Evaluation of `{r['checkpoint']}`", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    lines += ["", "## Components (test codes by component label)", "", "| k | alpha | codes | majority | share |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |" for c in o["components"]]
+    return "\n".join(lines) + "\n"
+
+
+def compare(reports: Sequence[dict]) -> str:
+    """One Markdown table, one row per report (run): Rec, Ret@k, classifier bound and overlap measures."""
+    head = ["run", "objective", "test", "Rec", "Ret@1", "Ret@10", "Ret@50", "clf acc", "alive/K", "BC (weighted)",
+            "ambiguous", "NMI", "purity"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in reports:
+        o = r["overlap"]
+        cells = [r.get("name", r["checkpoint"]), r["objective"], r["n_test"], _fmt(r["rec"]), _fmt(r["ret"]["ret@1"]),
+                 _fmt(r["ret"]["ret@10"]), _fmt(r["ret"]["ret@50"]), _fmt(r["classifier"]["test_acc"]),
+                 f"{o['alive']}/{o['K']}", _fmt(o["bc_weighted"]), _fmt(o["ambiguous"]), _fmt(o["nmi"]),
+                 _fmt(o["purity"])]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _run_name(checkpoint: Path) -> str:
+    """``runs/catpig-ia/best.pt`` -> ``catpig-ia/best``."""
+    return f"{checkpoint.parent.name}/{checkpoint.stem}" if checkpoint.parent.name else checkpoint.stem
+
+
+def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classifier_path: str | Path | None = None,
+             out_dir: str | Path | None = None, temperature: float = 0.24, seed: int = 0, limit: int | None = None,
+             device: str | torch.device = "cpu", greedy: bool = False, classifier_epochs: int = 8,
+             tsne: bool = True, n_show: int = 12, progress: bool = True) -> dict:
+    """Evaluate one checkpoint (SPEC §6) -> the report dict; writes it to ``out_dir``.
+
+    ``out_dir`` (default ``<checkpoint folder>/eval``) gets ``report.json``, ``report.md``,
+    ``tsne.png`` (unless ``tsne=False``) and ``samples.png`` (``n_show`` test sketches beside their
+    generations). The data are the checkpoint's categories from ``data_dir``, prepared with its scale
+    factor and ``N_max``; ``limit`` keeps the first ``limit`` sketches of each split per category (the
+    classifier is then trained on the limited training split too). The classifier is cached at
+    ``classifier_path`` (default ``<out_dir>/classifier.pt``); pass one path for several runs so they
+    are judged by the same classifier.
+    """
+    from iapix.sample import save_grid
+
+    t0 = time.perf_counter()
+    ckpt_path = Path(checkpoint_path)
+    device = torch.device(device)
+    model, ckpt = load_model(ckpt_path, device)
+    out = Path(out_dir) if out_dir is not None else ckpt_path.parent / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    cats = list(ckpt["categories"])
+    data = prepare(cats, data_dir, max_len=ckpt["max_len"], scale=ckpt["scale"], limit=limit, progress=progress)
+    labels = data.labels["test"]
+    timings = {"prepare": time.perf_counter() - t0}
+
+    t = time.perf_counter()
+    clf, clf_info = load_or_train_classifier(classifier_path or out / "classifier.pt", data, epochs=classifier_epochs,
+                                             seed=seed, device=device, progress=progress)
+    clf_info = {k: v for k, v in clf_info.items() if k != "valid_history"}
+    clf_info["test_acc_cache"] = clf_info["test_acc"]  # as measured when it was trained
+    clf_info["test_acc"] = accuracy(clf, data.images["test"], labels)  # on this evaluation's real test sketches
+    timings["classifier"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    generated = generate_for_test(model, ckpt, data, temperature, greedy, seed, progress=progress)
+    timings["generate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    gen_images = render(generated, allow_empty=True)
+    test_mu, test_s2 = encode(model, data.images["test"])
+    rec_score = rec(clf, gen_images, labels)
+    ret_scores = ret(model, gen_images, test_mu)
+    overlap = overlap_measures(model, test_mu, test_s2, labels, cats)
+    timings["scores"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if tsne:
+        tsne_plot(test_mu, labels, cats, model.latent.means, model.latent.alpha, seed=seed, path=out / "tsne.png",
+                  title=f"{_run_name(ckpt_path)} ({model.cfg.objective}): test codes and Gaussian means")
+    pick = np.linspace(0, len(labels) - 1, min(n_show, len(labels))).astype(int)  # spread over the categories
+    px = np.array([ckpt["scale"], ckpt["scale"], 1.0], np.float32)
+    pairs = [s for i in pick for s in (data.strokes["test"][i] * px, generated[i])]
+    titles = [x for i in pick for x in (f"{cats[labels[i]]} #{i}", "generated")]
+    save_grid(pairs, out / "samples.png", ncols=8, titles=titles)
+    timings["plots"] = time.perf_counter() - t
+
+    report = {
+        "name": _run_name(ckpt_path), "checkpoint": str(ckpt_path), "objective": model.cfg.objective,
+        "categories": cats, "data_dir": str(data_dir), "limit": limit, "n_test": int(len(labels)),
+        "temperature": temperature, "greedy": greedy, "seed": seed,
+        "rec": rec_score, "ret": ret_scores, "classifier": clf_info, "overlap": overlap,
+        "empty_generations": int(sum(len(s) == 0 for s in generated)),
+        "mean_length": float(np.mean([len(s) for s in generated])),
+        "checkpoint_step": ckpt.get("step"), "checkpoint_epoch": ckpt.get("epoch"),
+        "seconds": {k: round(v, 2) for k, v in {**timings, "total": time.perf_counter() - t0}.items()},
+        "out_dir": str(out),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(report_markdown(report))
+    return report
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI: iapix evaluate
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more best.pt / last.pt files")
+    parser.add_argument("--classifier", default=None,
+                        help="classifier cache (trained there if missing); default: <out of the first run>/classifier.pt,"
+                             " shared by all the checkpoints")
+    parser.add_argument("--data", default="data", help="folder with the category files")
+    parser.add_argument("--out", default=None,
+                        help="output folder; default <checkpoint folder>/eval (eval-<name> when several "
+                             "checkpoints share a folder); with several checkpoints one sub-folder per run and "
+                             "compare.md here")
+    parser.add_argument("--temperature", type=float, default=0.24)
+    parser.add_argument("--greedy", action="store_true")
+    parser.add_argument("--limit", type=int, default=None, help="first N sketches of each split per category")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classifier-epochs", type=int, default=8)
+    parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE map (slow for many codes)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    paths = [Path(p) for p in args.checkpoint]
+    reports, classifier = [], args.classifier
+    shared_parent = len({p.resolve().parent for p in paths}) < len(paths)  # e.g. best.pt and last.pt of one run
+    for i, p in enumerate(paths):
+        if args.out is None:
+            out = p.parent / (f"eval-{p.stem}" if shared_parent else "eval")
+        elif len(paths) == 1:
+            out = Path(args.out)
+        else:
+            out = Path(args.out) / f"{i}-{p.parent.name or 'run'}-{p.stem}"
+        if classifier is None:
+            classifier = out / "classifier.pt"
+        r = evaluate(p, args.data, classifier, out, temperature=args.temperature, seed=args.seed, limit=args.limit,
+                     device=device, greedy=args.greedy, classifier_epochs=args.classifier_epochs,
+                     tsne=not args.no_tsne)
+        print(f"{p}: Rec {r['rec']:.3f}, Ret@1 {r['ret']['ret@1']:.3f}; report -> {r['out_dir']}/report.md")
+        reports.append(r)
+    table = compare(reports)
+    if args.out is not None and len(paths) > 1:
+        (Path(args.out) / "compare.md").write_text(table)
+    print(table)
+    return 0

@@ -1,0 +1,269 @@
+"""Evaluation: retrieval ranks against brute force, Rec, the classifier on real sketches, overlap
+measures on hand-set GMMs, and evaluate()/CLI end to end on a tiny checkpoint trained here."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import iapix.evaluate as ev
+from iapix.cli import main as cli_main
+from iapix.data import prepare
+from iapix.evaluate import (
+    bhattacharyya,
+    compare,
+    load_or_train_classifier,
+    overlap_measures,
+    rec,
+    ret_from_ranks,
+    retrieval_ranks,
+    train_classifier,
+)
+from iapix.latent import GMMLatent
+from iapix.model import preset
+from iapix.train import Trainer
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+# ----------------------------------------------------------------------------------------------
+# retrieval
+
+
+def np_ranks(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Brute force, float64: rank_i = #{j : d_ij <= d_ii} - 1 (ties count against the query)."""
+    d = ((q[:, None, :].astype(np.float64) - k[None, :, :]) ** 2).sum(-1)
+    return (d <= np.diag(d)[:, None]).sum(1) - 1
+
+
+def test_retrieval_ranks_match_brute_force():
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(300, 8)).astype(np.float32) + 5.0  # off-centre: exercises the centring
+    q = k + rng.normal(scale=0.8, size=k.shape).astype(np.float32)
+    ranks = retrieval_ranks(q, k, chunk=37)  # several chunks, the last one partial
+    assert ranks.dtype == torch.int64 and ranks.shape == (300,)
+    np.testing.assert_array_equal(ranks.numpy(), np_ranks(q, k))
+    assert 0 < ranks.float().mean() < 299, "neither all perfect nor all worst: a real test"
+    np.testing.assert_array_equal(retrieval_ranks(torch.from_numpy(q), torch.from_numpy(k)).numpy(), ranks.numpy())
+
+
+def test_retrieval_ranks_ties_count_against_the_query():
+    keys = np.array([[0, 0], [1, 0], [1, 0], [0, 3], [2, 2]], dtype=np.float32)  # keys 1 and 2 coincide
+    ranks = retrieval_ranks(keys, keys)
+    np.testing.assert_array_equal(ranks.numpy(), [0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(ranks.numpy(), np_ranks(keys, keys))
+    q = np.array([[0, 0], [0, 0], [1, 0], [0, 2], [2, 2]], dtype=np.float32)  # query 1 sits on key 0
+    # query 1: d to own key (1,0) is 1; key 0 is at 0, key 2 (a copy of key 1) at 1 -> 2 keys as close
+    assert retrieval_ranks(q, keys)[1] == 2 == np_ranks(q, keys)[1]
+    # query 3 at (0,2): own key (0,3) at 1, key 0 at 4, key 4 at 4 -> nearest
+    assert retrieval_ranks(q, keys)[3] == 0
+
+
+def test_ret_at_k_perfect_and_random():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 16)).astype(np.float32)
+    assert ret_from_ranks(retrieval_ranks(x, x)) == {"ret@1": 1.0, "ret@10": 1.0, "ret@50": 1.0}
+    r = ret_from_ranks(retrieval_ranks(rng.normal(size=x.shape).astype(np.float32), x))
+    # a random query's own key is uniformly ranked: Ret@k ~ k / N (binomial std ~0.0035 at k = 50)
+    for k in (1, 10, 50):
+        assert abs(r[f"ret@{k}"] - k / 2000) < 4 * math.sqrt(k / 2000 * (1 - k / 2000) / 2000) + 1e-3
+
+
+def test_retrieval_ranks_bad_shapes():
+    with pytest.raises(ValueError, match="queries"):
+        retrieval_ranks(np.zeros((3, 2)), np.zeros((4, 2)))
+
+
+# ----------------------------------------------------------------------------------------------
+# the classifier and Rec
+
+
+@pytest.fixture(scope="module")
+def real_data():
+    return prepare(["cat", "pig"], DATA, limit=300)  # 600 train, 450 valid, 450 test (cat 200, pig 250)
+
+
+@pytest.fixture(scope="module")
+def classifier(real_data):
+    return train_classifier(real_data, epochs=5, batch_size=32, width=8, seed=0, progress=False)
+
+
+def test_classifier_beats_chance_on_real_sketches(classifier, real_data):
+    model, info = classifier
+    majority = np.bincount(real_data.labels["test"]).max() / len(real_data.labels["test"])  # 250/450 = 0.556
+    # measured after 5 epochs on these 600 sketches: 0.773 / 0.733 / 0.782 (seeds 0 / 1 / 2). One that learned
+    # nothing predicts one class and scores the majority share 0.556 (binomial std over 450 images: 0.023),
+    # so 0.65 is four standard deviations above chance and well below what training reaches
+    assert info["test_acc"] > 0.65 > majority + 0.09
+    assert info["train_size"] == 600 and info["test_size"] == 450 and len(info["valid_history"]) == 5
+    assert info["valid_acc"] == max(info["valid_history"]), "the best validation epoch is kept"
+    assert info["test_acc"] == ev.accuracy(model, real_data.images["test"], real_data.labels["test"])
+
+
+def test_rec_is_the_accuracy_by_hand(classifier, real_data):
+    model, _ = classifier
+    images, labels = real_data.images["test"][:100], real_data.labels["test"][:100].copy()
+    labels[::3] = 1 - labels[::3]  # some wrong labels, so Rec is not the classifier's accuracy
+    with torch.no_grad():
+        pred = model(torch.from_numpy(images).unsqueeze(1)).argmax(1).numpy()
+    assert rec(model, images, labels) == pytest.approx(float((pred == labels).mean()))
+    assert rec(model, torch.from_numpy(images).unsqueeze(1), labels) == pytest.approx(float((pred == labels).mean()))
+    with pytest.raises(ValueError, match="labels"):
+        rec(model, images, labels[:50])
+
+
+# ----------------------------------------------------------------------------------------------
+# overlap measures on hand-set GMMs
+
+
+def gmm(means, variances, alpha, objective="ia") -> GMMLatent:
+    means = torch.tensor(means, dtype=torch.float32)
+    lat = GMMLatent(means.shape[1], len(means), objective)
+    lat.means.copy_(means)
+    lat.variances.copy_(torch.tensor(variances, dtype=torch.float32))
+    lat.alpha.copy_(torch.tensor(alpha, dtype=torch.float32))
+    return lat
+
+
+def test_bhattacharyya_closed_form():
+    means = torch.tensor([[0.0, 0.0], [100.0, -100.0], [0.5, 0.0]])
+    var = torch.tensor([[1.0, 2.0], [1.0, 1.0], [3.0, 0.5]])
+    bc = bhattacharyya(means, var)
+    np.testing.assert_allclose(torch.diag(bc).numpy(), 1.0, atol=1e-12)
+    assert bc[0, 1] < 1e-100 and torch.allclose(bc, bc.T)
+    # against a numerical integral of sqrt(p q) (the product over the two independent dimensions)
+    x = np.linspace(-30, 30, 200001)
+
+    def n(x, m, v):
+        return np.exp(-0.5 * (x - m) ** 2 / v) / np.sqrt(2 * np.pi * v)
+
+    num = np.prod([np.trapezoid(np.sqrt(n(x, means[0, d].item(), var[0, d].item()) *
+                                        n(x, means[2, d].item(), var[2, d].item())), x) for d in range(2)])
+    assert bc[0, 2].item() == pytest.approx(num, rel=1e-6)
+
+
+def test_overlap_perfect_labelling_and_far_components():
+    lat = gmm([[-50.0, 0.0], [50.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]], [0.5, 0.5])
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    mu = torch.tensor(np.stack([np.where(labels == 0, -50.0, 50.0), np.zeros(80)], 1) + rng.normal(size=(80, 2)),
+                      dtype=torch.float32)
+    o = overlap_measures(lat, mu, torch.full_like(mu, 0.1), labels, ["cat", "pig"])
+    assert o["K"] == 2 and o["alive"] == 2 and o["used"] == 2
+    assert o["bc_weighted"] < 1e-100 and o["bc_max"] < 1e-100
+    assert o["nmi"] == pytest.approx(1.0) and o["purity"] == 1.0 and o["ambiguous"] == 0.0
+    assert sorted((c["k"], c["majority"], c["n"], c["share"]) for c in o["components"]) == \
+        [(0, "cat", 40, 1.0), (1, "pig", 40, 1.0)]
+    # swapping the labels of half the codes of one category: mixed components, NMI and purity drop
+    mixed = labels.copy()
+    mixed[:20] = 1
+    o2 = overlap_measures(lat, mu, torch.full_like(mu, 0.1), mixed)
+    assert o2["nmi"] < 0.5 and o2["purity"] == pytest.approx(60 / 80)
+
+
+def test_overlap_within_factor_two_share():
+    # 1-D, equal weights, means -1 and +1, unit variances: log(g_2 / g_1) = 2x, so the two posteriors are
+    # within a factor of 2 exactly when |x| <= ln(2) / 2 = 0.3466
+    lat = gmm([[-1.0], [1.0]], [[1.0], [1.0]], [0.5, 0.5])
+    x = torch.tensor([[0.02], [0.1], [0.34], [0.35], [1.0], [-0.2], [-0.5], [-3.0]])
+    o = overlap_measures(lat, x, torch.full_like(x, 0.01), [0, 0, 0, 1, 1, 0, 0, 0])
+    assert o["ambiguous"] == pytest.approx(4 / 8)
+    # unequal weights shift the boundary: alpha = (2/3, 1/3) -> log(g_2/g_1) = 2x - ln 2, within 2x for x in [0, ln 2]
+    lat = gmm([[-1.0], [1.0]], [[1.0], [1.0]], [2 / 3, 1 / 3])
+    o = overlap_measures(lat, x, torch.full_like(x, 0.01), [0] * 8)
+    assert o["ambiguous"] == pytest.approx(4 / 8)  # 0.02, 0.1, 0.34, 0.35
+    # the Bhattacharyya coefficient of these two: exp(-(2^2)/8) = exp(-0.5)
+    assert o["bc_weighted"] == pytest.approx(math.exp(-0.5), rel=1e-6) and o["bc_max"] == o["bc_weighted"]
+
+
+def test_overlap_dead_components_and_vae():
+    lat = gmm([[0.0, 0.0], [0.0, 0.0], [9.0, 9.0]], [[1.0, 1.0]] * 3, [0.5, 1e-6, 0.5 - 1e-6])
+    mu = torch.randn(30, 2)
+    o = overlap_measures(lat, mu, torch.ones_like(mu), np.zeros(30, dtype=int))
+    assert o["alive"] == 2 and o["bc_max"] == pytest.approx(math.exp(-162 / 8)), "the dead copy is ignored"
+    vae = GMMLatent(2, 1, "vae")
+    o = overlap_measures(vae, mu, torch.ones_like(mu), np.arange(30) % 2, ["a", "b"])
+    assert o["K"] == 1 and o["bc_weighted"] is None and o["ambiguous"] is None and o["nmi"] == 0.0
+    assert o["purity"] == 0.5 and o["components"][0]["n"] == 30
+    with pytest.raises(ValueError, match="mu"):
+        overlap_measures(vae, torch.zeros(5, 3), torch.zeros(5, 3), np.zeros(5))
+
+
+# ----------------------------------------------------------------------------------------------
+# end to end on a tiny checkpoint
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny_run")
+    data = prepare(["cat", "pig"], DATA, limit=32)
+    Trainer(preset("tiny", max_steps=2), data=data, out_dir=out, device="cpu", progress=False, save_every=0).fit()
+    return out / "last.pt"
+
+
+def test_evaluate_end_to_end_and_classifier_cache(tiny_run, tmp_path, monkeypatch):
+    out = tmp_path / "eval"
+    r = ev.evaluate(tiny_run, DATA, out_dir=out, limit=32, classifier_epochs=1, progress=False)
+    for name in ("report.json", "report.md", "tsne.png", "samples.png", "classifier.pt"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["rec"] == r["rec"] and saved["n_test"] == 64 == r["n_test"]
+    assert 0.0 <= r["rec"] <= 1.0 and 0.0 <= r["classifier"]["test_acc"] <= 1.0
+    rets = [r["ret"][f"ret@{k}"] for k in (1, 10, 50)]
+    assert all(0.0 <= x <= 1.0 for x in rets) and rets == sorted(rets)
+    assert 0.0 <= r["ret"]["mean_rank"] <= 63
+    o = r["overlap"]
+    assert o["K"] == 4 and 1 <= o["alive"] <= 4 and 1 <= o["used"] <= 4 and 0 <= o["nmi"] <= 1
+    assert 0 <= o["bc_weighted"] <= o["bc_max"] <= 1 and 0 <= o["ambiguous"] <= 1 and 0.5 <= o["purity"] <= 1
+    assert sum(c["n"] for c in o["components"]) == 64
+    assert not r["classifier"]["cached"]
+    md = (out / "report.md").read_text()
+    assert "| Rec |" in md and "| Ret@50 |" in md
+
+    # second call: the classifier comes from the cache (no retraining, file untouched)
+    mtime = (out / "classifier.pt").stat().st_mtime_ns
+
+    def no_training(*a, **k):
+        raise AssertionError("the cached classifier should have been reused")
+
+    monkeypatch.setattr(ev, "train_classifier", no_training)
+    r2 = ev.evaluate(tiny_run, DATA, out_dir=out, limit=32, tsne=False, progress=False)
+    assert r2["classifier"]["cached"] and (out / "classifier.pt").stat().st_mtime_ns == mtime
+    assert r2["rec"] == r["rec"] and r2["ret"] == r["ret"], "same seed, same classifier: same scores"
+
+    table = compare([r, r2])
+    assert table.count("\n") == 4 and "Ret@10" in table and f"{r['rec']:.3f}" in table
+
+    # a cache made for other categories is refused, naming both lists
+    blob = torch.load(out / "classifier.pt", weights_only=False)
+    blob["info"]["categories"] = ["pig", "cat"]
+    torch.save(blob, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"other\.pt.*\['pig', 'cat'\].*\['cat', 'pig'\]"):
+        ev.evaluate(tiny_run, DATA, classifier_path=tmp_path / "other.pt", out_dir=out, limit=32, progress=False)
+    torch.save({"x": 1}, tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="not an iapix classifier"):
+        load_or_train_classifier(tmp_path / "junk.pt", prepare(["cat", "pig"], DATA, limit=4))
+
+
+def test_cli_evaluates_several_checkpoints(tiny_run, tmp_path, capsys):
+    cache = tmp_path / "clf.pt"
+    out = tmp_path / "cmp"
+    args = ["evaluate", "--checkpoint", str(tiny_run), str(tiny_run), "--data", str(DATA), "--out", str(out),
+            "--limit", "16", "--classifier", str(cache), "--classifier-epochs", "1", "--no-tsne"]
+    assert cli_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| run | objective |" in printed and printed.count("| ia |") == 2
+    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(runs) == 2 and all((out / d / "report.json").is_file() for d in runs)
+    assert (out / "compare.md").read_text().count("| ia |") == 2
+    assert cache.is_file() and not (out / runs[0] / "classifier.pt").exists(), "one shared classifier"
+    reports = [json.loads((out / d / "report.json").read_text()) for d in runs]
+    assert reports[0]["n_test"] == 32 and not reports[0]["classifier"]["cached"] and reports[1]["classifier"]["cached"]
