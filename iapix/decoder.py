@@ -34,7 +34,7 @@ Three cells share one interface (``state_size``, ``forward(x [B,T,in], state) ->
   ``embed_size * 0.1 / embed_size = 0.1`` (``HYPER_INIT_SCALE``) for every unit, gate and input,
   and every ``beta`` starts at exactly 0. Because each gate is layer-normalised, the initial
   HyperLSTM computes *exactly* the layer-norm LSTM whose ``W_x`` and ``W_h`` are its own times 0.1
-  (same LN epsilon): ``LN(0.1 a)`` with eps equals ``LN(a)`` with ``eps / 0.01`` -- "close to a
+  (same LN epsilon; ``LN(0.1 a)`` with eps equals ``LN(a)`` with ``100 eps``) -- "close to a
   plain (layer-norm) LSTM". ``tests/test_decoder.py`` checks both facts.
 
   State layout ``[h, h_hyper, c, c_hyper]`` (``2 * (H + hyper_size)``), as in sketch-rnn (§7).
@@ -53,13 +53,34 @@ product before the loop; the hyper cell's recurrent input from ``h_{t-1}`` share
 product with the main cell's ``W_h h_{t-1}`` (``HyperLSTMCell.weight_hh`` holds both, column blocks
 ``[:4H]`` main, ``[4H:]`` hyper); the 12 embeddings (4 gates x (scale of ``W_x x``, scale of
 ``W_h h``, bias)) are one matrix product ``hh_t -> 12 * embed_size`` and one batched product
-``[12, B, E] x [12, E, H]``. Per-step outputs are collected in a list and stacked once; inputs are
-``unbind``-ed once (indexing a tensor per step would make backward quadratic in T).
+``[12, B, E] x [12, E, H]`` (the static bias rides along in it). Per-step outputs are collected in a
+list and stacked once; inputs are ``unbind``-ed once (indexing a tensor per step would make
+backward quadratic in T).
+
+``HyperLSTMCell.forward`` runs the whole sequence through ``_FusedHyperLSTM``, an autograd Function
+with a hand-written backward through time: no per-op autograd graph, layer norms through
+``native_layer_norm(_backward)``, activations written in place, weight gradients accumulated with
+``addmm_``/``baddbmm_``, per-step saved tensors (big ``[T, ...]`` buffers would be mapped afresh by
+the allocator on every call: page faults cost ~30% of a step), ``tanh`` as ``2 sigmoid(2x) - 1``
+(``torch.tanh`` is several times slower than ``sigmoid`` on the CPUs tried). Its values and
+gradients equal the step-by-step autograd path ``_recur`` (float64 test, and ``gradcheck``). It
+is used unless ``cell.fused = False``, autocast is on (bf16 AMP keeps the autograd path, which
+autocast handles op by op), or ``compile_step`` was called. No double backward.
+Measured (``benchmarks/decoder.py``, 1 CPU thread, fp32, batch 128, training step of the whole
+decoder, ratio to the same pipeline with ``torch.nn.LSTM``/oneDNN): paper size (H 2048, hyper 256,
+embed 32) 1.35-1.5x; small size (H 512, hyper 64, embed 32) ~1.7x. The floor is set by the extra
+matrix products: the hyper cell's share of ``W_h h`` (+12.5%) and the embeddings
+(``12 * embed_size / (4 H)``: +19% at H 512, +5% at H 2048); the rest is memory traffic of the
+pointwise ops.
 
 ``torch.compile``: the modules run eagerly by default. ``cell.compile_step(**kwargs)`` wraps only
-the per-step function in ``torch.compile`` (the Python loop stays outside, so the graph is one
-step, not T unrolled steps); ``benchmarks/decoder.py --compile`` measures it. The code is pure tensor
-code with no data-dependent control flow; the test suite checks ``compile_step(backend="eager")``.
+the per-step function ``_recur`` in ``torch.compile`` (the Python loop stays outside, so the graph
+is one step, not T unrolled steps) and switches the HyperLSTM to that per-step path;
+``benchmarks/decoder.py --compile`` measures it (on CPU it is about as fast as the fused path; it
+is meant for GPUs, where fusing the pointwise ops into few kernels matters). The step code is pure
+tensor code with no data-dependent control flow; the tests check
+``compile_step(backend="eager", fullgraph=True)``. Do not ``torch.compile`` a whole decoder: the
+loop would be unrolled T times.
 
 Reconstruction loss (sketch-rnn, SPEC §2): offsets ``-log sum_j pi_j N(dx, dy | j)`` over the real
 points only (computed in float32 as a log-sum-exp of ``log_softmax(pi) + log N``; ``1 - rho^2`` is
@@ -194,6 +215,14 @@ class _RecurrentCell(nn.Module):
             )
         return state
 
+    def _set_sizes(self, input_size: int, hidden_size: int, dropout_keep: float) -> None:
+        if input_size < 1 or hidden_size < 1:
+            name = type(self).__name__
+            raise ValueError(f"{name}: input_size={input_size}, hidden_size={hidden_size}: expected >= 1")
+        if not 0.0 <= dropout_keep <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout_keep={dropout_keep}: expected a probability in [0, 1]")
+        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+
     def _masks(self, steps: int, batch: int, like: Tensor) -> Tensor | None:
         """Fresh recurrent-dropout masks [steps, B, H] scaled by 1/keep, or None (eval / keep=1)."""
         if not self.training or self.dropout_keep >= 1.0:
@@ -236,7 +265,7 @@ class LSTMCell(_RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, dropout_keep: float = 0.9) -> None:
         super().__init__()
-        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        self._set_sizes(input_size, hidden_size, dropout_keep)
         self.weight_x = nn.Parameter(_glorot(input_size, 4 * hidden_size))
         self.weight_h = nn.Parameter(_orthogonal_blocks(hidden_size, hidden_size, 4))
         self.bias = nn.Parameter(torch.zeros(4 * hidden_size))
@@ -263,7 +292,7 @@ class LayerNormLSTMCell(_RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, dropout_keep: float = 0.9) -> None:
         super().__init__()
-        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        self._set_sizes(input_size, hidden_size, dropout_keep)
         H = hidden_size
         self.weight_x = nn.Parameter(_glorot(input_size, 4 * H))
         self.weight_h = nn.Parameter(_orthogonal_blocks(H, H, 4))
@@ -292,184 +321,156 @@ class LayerNormLSTMCell(_RecurrentCell):
 
 # ---------------------------------------------------------------------------------------------
 # fused HyperLSTM sequence: the whole teacher-forced recurrence as one autograd Function with a
-# hand-written backward through time (no per-op autograd graph, weight gradients as one big
-# matrix product over all T * B rows at the end)
+# hand-written backward through time (no per-op autograd graph, far fewer temporaries). Saved
+# tensors are per step (a few MB each) rather than [T, ...] buffers: the allocator then reuses
+# freed blocks instead of mapping fresh pages on every call, which cost ~30% of a step on CPU.
 
 _sigmoid_bwd = torch.ops.aten.sigmoid_backward
 _tanh_bwd = torch.ops.aten.tanh_backward
+_ln_bwd = torch.ops.aten.native_layer_norm_backward
+_CORE_SAVED = 9  # tensors _core_forward keeps for _core_backward
+
+
+def _tanh_(x: Tensor, doubled: bool = False) -> Tensor:
+    """In-place ``tanh(x) = 2 sigmoid(2x) - 1`` (``x`` already doubled if ``doubled``): on the CPUs
+    tried here ``torch.tanh`` is several times slower than ``torch.sigmoid``."""
+    return (x if doubled else x.mul_(2.0)).sigmoid_().mul_(2.0).sub_(1.0)
 
 
 def _core_forward(
     P: Tensor, gate_dim: int, gamma: Tensor, beta: Tensor, c_prev: Tensor, ln_c: tuple[Tensor, Tensor],
-    mask: Tensor | None, stats: tuple[Tensor, Tensor], act: Tensor, c_out: Tensor,
-    stats_c: tuple[Tensor, Tensor], ty_out: Tensor, h_out: Tensor,
-) -> None:
-    """Layer-norm LSTM update from gate pre-activations ``P`` (gates on ``gate_dim``), into buffers.
+    mask: Tensor | None,
+) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """Layer-norm LSTM update from gate pre-activations ``P`` (gates on ``gate_dim``, LN over the last dim).
 
-    Writes LN statistics of P (``stats``), the activations ``act`` [4, B, H] (sigmoid(i), tanh(g),
-    sigmoid(f + 1), sigmoid(o); g unmasked), the new ``c``, LN statistics of c, ``tanh(LN(c))``
-    and the new ``h``.
+    Returns ``(h, c, saved)``; ``saved = [P, N, mean, rstd, act, c, mean_c, rstd_c, ty]`` (N = LN(P)) with
+    ``act`` [4, B, H] = (sigmoid(i), tanh(g) unmasked, sigmoid(f + 1), sigmoid(o)), ``ty = tanh(LN(c))``.
     """
     H = P.shape[-1]
     N, mean, rstd = torch.native_layer_norm(P, [H], None, None, LN_EPS)
-    stats[0].copy_(mean)
-    stats[1].copy_(rstd)
-    G = N.mul_(gamma).add_(beta)
-    i, g, f, o = G.unbind(gate_dim)
+    i, g, f, o = torch.addcmul(beta, N, gamma).unbind(gate_dim)
+    act = P.new_empty(4, *i.shape)
     torch.sigmoid(i, out=act[0])
-    torch.tanh(g, out=act[1])
+    _tanh_(torch.mul(g, 2.0, out=act[1]), doubled=True)
     torch.sigmoid(f.add_(FORGET_BIAS), out=act[2])
     torch.sigmoid(o, out=act[3])
-    torch.mul(c_prev, act[2], out=c_out)
-    c_out.addcmul_(act[0] if mask is None else act[0] * mask, act[1])
-    y, mean_c, rstd_c = torch.native_layer_norm(c_out, [H], ln_c[0], ln_c[1], LN_EPS)
-    stats_c[0].copy_(mean_c)
-    stats_c[1].copy_(rstd_c)
-    torch.tanh(y, out=ty_out)
-    torch.mul(ty_out, act[3], out=h_out)
+    c = torch.addcmul(c_prev * act[2], act[0] if mask is None else act[0] * mask, act[1])
+    y, mean_c, rstd_c = torch.native_layer_norm(c, [H], ln_c[0], ln_c[1], LN_EPS)
+    ty = _tanh_(y)
+    return ty * act[3], c, [P, N, mean, rstd, act, c, mean_c, rstd_c, ty]
 
 
 def _core_backward(
-    dh: Tensor, dc: Tensor, P: Tensor, gate_dim: int, stats: tuple[Tensor, Tensor], gamma: Tensor,
-    c_prev: Tensor, c: Tensor, ln_c: tuple[Tensor, Tensor], stats_c: tuple[Tensor, Tensor], act: Tensor,
-    ty: Tensor, mask: Tensor | None, acc: tuple[Tensor, Tensor, Tensor, Tensor],
+    dh: Tensor, dc: Tensor, saved: list[Tensor], gate_dim: int, gamma: Tensor, c_prev: Tensor,
+    ln_c: tuple[Tensor, Tensor], mask: Tensor | None, acc: tuple[Tensor, ...],
 ) -> tuple[Tensor, Tensor]:
-    """Backward of ``_core_forward``. dh, dc [B, H]: gradients w.r.t. the new h and c.
+    """Backward of ``_core_forward``. dh, dc [B, H]: gradients w.r.t. its new h and c.
 
-    Returns ``(dP, dc_prev)``; adds into ``acc`` = (d gamma * N summed later, d beta, d ln_c gamma,
-    d ln_c beta) accumulators.
+    Returns ``(dP, dc_prev)``. Adds into ``acc`` = (dG * N and dG, summed over the batch at the end
+    into d gamma and d beta; d gamma and d beta of LN(c)).
     """
+    P, N, mean, rstd, act, c, mean_c, rstd_c, ty = saved
     H = P.shape[-1]
     ig, gt, fg, og = act.unbind(0)
     dy = _tanh_bwd(dh * og, ty)
-    dc_y, dgc, dbc = torch.ops.aten.native_layer_norm_backward(
-        dy, c, [H], stats_c[0], stats_c[1], ln_c[0], ln_c[1], [True, True, True]
-    )
+    dc_y, dgc, dbc = _ln_bwd(dy, c, [H], mean_c, rstd_c, ln_c[0], ln_c[1], [True, True, True])
     acc[2].add_(dgc)
     acc[3].add_(dbc)
     dc = dc_y.add_(dc)
     dG = torch.empty_like(P)
     dGi, dGg, dGf, dGo = dG.unbind(gate_dim)
-    dig = dc * (gt if mask is None else gt * mask)
-    dgt = dc * (ig if mask is None else ig * mask)
-    _sigmoid_bwd.grad_input(dig, ig, grad_input=dGi)
-    _tanh_bwd.grad_input(dgt, gt, grad_input=dGg)
+    _sigmoid_bwd.grad_input(dc * (gt if mask is None else gt * mask), ig, grad_input=dGi)
+    _tanh_bwd.grad_input(dc * (ig if mask is None else ig * mask), gt, grad_input=dGg)
     _sigmoid_bwd.grad_input(dc * c_prev, fg, grad_input=dGf)
     _sigmoid_bwd.grad_input(dh * ty, og, grad_input=dGo)
-    N = (P - stats[0]).mul_(stats[1])
     acc[0].addcmul_(dG, N)
     acc[1].add_(dG)
-    dP = torch.ops.aten.native_layer_norm_backward(
-        dG.mul_(gamma), P, [H], stats[0], stats[1], None, None, [True, False, False]
-    )[0]
+    dP = _ln_bwd(dG.mul_(gamma), P, [H], mean, rstd, None, None, [True, False, False])[0]
     return dP, dc.mul_(fg)
 
 
 class _FusedHyperLSTM(torch.autograd.Function):
-    """HyperLSTM over a whole sequence. Inputs are time-major; see ``HyperLSTMCell._recur`` for the
-    same computation written step by step (the reference the tests compare against)."""
+    """HyperLSTM over a whole sequence; inputs time-major. ``HyperLSTMCell._recur`` is the same
+    computation written step by step with autograd (the tests compare the two)."""
 
     @staticmethod
     def forward(ctx, xw, xh, masks, h0, hh0, c0, hc0, w_hh, w_hyh, hg, hb, hcg, hcb, wz, bz, wa, bias, g, b, cg, cb):
         T, B, _ = xw.shape
         H, Hh, E = h0.shape[1], hh0.shape[1], wa.shape[1]
-        new = xw.new_empty
-        hs, hhs, cs, hcs = new(T + 1, B, H), new(T + 1, B, Hh), new(T + 1, B, H), new(T + 1, B, Hh)
-        hs[0], hhs[0], cs[0], hcs[0] = h0, hh0, c0, hc0
-        A = new(T, B, 4 * H + 4 * Hh)  # h_{t-1} @ w_hh: main [:4H], hyper [4H:]
-        Ph, Sh_, acth = new(T, B, 4, Hh), (new(T, B, 4, 1), new(T, B, 4, 1)), new(T, 4, B, Hh)
-        Shc, tyh = (new(T, B, 1), new(T, B, 1)), new(T, B, Hh)
-        Z, S = new(T, B, 12 * E), new(T, 8, B, H)  # embeddings; scales of W_x x and W_h h
-        P, Sp, act = new(T, 4, B, H), (new(T, 4, B, 1), new(T, 4, B, 1)), new(T, 4, B, H)
-        Sc, ty = (new(T, B, 1), new(T, B, 1)), new(T, B, H)
         bz_full = torch.cat([bz, bz.new_zeros(4 * E)])
         g4, b4, bias4 = g.view(4, 1, H), b.view(4, 1, H), bias.view(4, 1, H)
+        h, hh, c, hc = h0, hh0, c0, hc0
+        hs, saved = [], []
         for t in range(T):
-            At = torch.mm(hs[t], w_hh, out=A[t])
-            # hyper cell
-            ph = torch.add(xh[t], At[:, 4 * H :], out=Ph[t].view(B, 4 * Hh)).addmm_(hhs[t], w_hyh)
-            _core_forward(
-                ph.view(B, 4, Hh), 1, hg, hb, hcs[t], (hcg, hcb), None, (Sh_[0][t], Sh_[1][t]), acth[t],
-                hcs[t + 1], (Shc[0][t], Shc[1][t]), tyh[t], hhs[t + 1],
-            )
-            # embeddings -> scales and biases [.., B, H]
-            zt = torch.addmm(bz_full, hhs[t + 1], wz, out=Z[t]).view(B, 12, E).transpose(0, 1)
-            torch.bmm(zt[:8], wa[:8], out=S[t])
-            pt = torch.baddbmm(bias4, zt[8:], wa[8:])
-            torch.addcmul(pt, S[t, :4], xw[t].view(B, 4, H).transpose(0, 1), out=P[t])
-            P[t].addcmul_(S[t, 4:], At[:, : 4 * H].view(B, 4, H).transpose(0, 1))
-            # main cell
-            _core_forward(
-                P[t], 0, g4, b4, cs[t], (cg, cb), None if masks is None else masks[t], (Sp[0][t], Sp[1][t]),
-                act[t], cs[t + 1], (Sc[0][t], Sc[1][t]), ty[t], hs[t + 1],
-            )
+            step = [h, hh, c, hc]
+            A = h @ w_hh  # [B, 4H + 4Hh]: main W_h h and the hyper cell's h-part
+            ph = torch.add(xh[t], A[:, 4 * H :]).addmm_(hh, w_hyh).view(B, 4, Hh)
+            hh, hc, sv_h = _core_forward(ph, 1, hg, hb, hc, (hcg, hcb), None)
+            Z = torch.addmm(bz_full, hh, wz)  # [B, 12E]
+            zt = Z.view(B, 12, E).transpose(0, 1)
+            S = torch.bmm(zt[:8], wa[:8])  # [8, B, H]: scales of W_x x, W_h h
+            P = torch.baddbmm(bias4, zt[8:], wa[8:])  # beta + b, [4, B, H]
+            P.addcmul_(S[:4], xw[t].view(B, 4, H).transpose(0, 1))
+            P.addcmul_(S[4:], A[:, : 4 * H].view(B, 4, H).transpose(0, 1))
+            h, c, sv = _core_forward(P, 0, g4, b4, c, (cg, cb), None if masks is None else masks[t])
+            hs.append(h)
+            saved += step + [A, Z, S, hh] + sv_h + sv
+        ctx.T = T
         # saved tensors (unlike ctx attributes) are freed as soon as backward has run
-        ctx.save_for_backward(
-            xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb,
-            hs, hhs, cs, hcs, A, Ph, *Sh_, acth, *Shc, tyh, Z, S, P, *Sp, act, *Sc, ty,
-        )
-        return hs[1:], hhs[T], cs[T], hcs[T]
+        ctx.save_for_backward(xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb, *saved)
+        return torch.stack(hs, 1), hh, c, hc  # [B, T, H]
 
     @staticmethod
     def backward(ctx, d_hs, d_hhT, d_cT, d_hcT):
-        (xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb,
-         hs, hhs, cs, hcs, A, Ph, m_h, r_h, acth, m_hc, r_hc, tyh, Z, S, P, m_p, r_p, act, m_c, r_c, ty) = ctx.saved_tensors
-        Sh_, Shc, Sp, Sc = (m_h, r_h), (m_hc, r_hc), (m_p, r_p), (m_c, r_c)
-        T, B, H = d_hs.shape[0], hs.shape[1], hs.shape[2]
-        Hh, E = hhs.shape[2], wa.shape[1]
+        xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb, *saved = ctx.saved_tensors
+        T, n = ctx.T, len(saved) // ctx.T
+        B, H = xw.shape[1], g4.shape[-1]
+        Hh, E = w_hyh.shape[0], wa.shape[1]
         zeros = xw.new_zeros
         dh = zeros(B, H)
         dhh = zeros(B, Hh) if d_hhT is None else d_hhT.clone()
         dc = zeros(B, H) if d_cT is None else d_cT.clone()
         dhc = zeros(B, Hh) if d_hcT is None else d_hcT.clone()
-        dA, dxw, dZ = torch.empty_like(A), torch.empty_like(xw), xw.new_empty(T, 12, B, E)
-        dS, dwa = xw.new_empty(12, B, H), torch.zeros_like(wa)
+        dxw, dxh = xw.new_empty(xw.shape), xw.new_empty(T, B, 4 * Hh)
+        d_w_hh, d_w_hyh, d_wz, d_wa = (torch.zeros_like(w) for w in (w_hh, w_hyh, wz, wa))
+        d_bz = zeros(12 * E)
         acc = (zeros(4, B, H), zeros(4, B, H), zeros(H), zeros(H))
-        acc_dP = zeros(4, B, H)  # for the static bias b
         acch = (zeros(B, 4, Hh), zeros(B, 4, Hh), zeros(Hh), zeros(Hh))
+        acc_dP = zeros(4, B, H)  # for the static bias b
         wa_t = wa.transpose(1, 2)
         for t in range(T - 1, -1, -1):
+            h_prev, hh_prev, c_prev, hc_prev, A, Z, S, hh, *sv = saved[t * n : (t + 1) * n]
+            sv_h, sv = sv[:_CORE_SAVED], sv[_CORE_SAVED:]
             if d_hs is not None:
-                dh.add_(d_hs[t])
+                dh = dh + d_hs[:, t]
             # main cell
-            dP, dc = _core_backward(
-                dh, dc, P[t], 0, (Sp[0][t], Sp[1][t]), g4, cs[t], cs[t + 1], (cg, cb), (Sc[0][t], Sc[1][t]),
-                act[t], ty[t], None if masks is None else masks[t], acc,
-            )
-            xw4 = xw[t].view(B, 4, H).transpose(0, 1)
-            a4 = A[t, :, : 4 * H].view(B, 4, H).transpose(0, 1)
-            torch.mul(dP, S[t, :4], out=dxw[t].view(B, 4, H).transpose(0, 1))
-            torch.mul(dP, S[t, 4:], out=dA[t, :, : 4 * H].view(B, 4, H).transpose(0, 1))
-            torch.mul(dP, xw4, out=dS[:4])
-            torch.mul(dP, a4, out=dS[4:8])
+            dP, dc = _core_backward(dh, dc, sv, 0, g4, c_prev, (cg, cb), None if masks is None else masks[t], acc)
+            dA = torch.empty_like(A)
+            dS = xw.new_empty(12, B, H)
+            torch.mul(dP, S[:4], out=dxw[t].view(B, 4, H).transpose(0, 1))
+            torch.mul(dP, S[4:], out=dA[:, : 4 * H].view(B, 4, H).transpose(0, 1))
+            torch.mul(dP, xw[t].view(B, 4, H).transpose(0, 1), out=dS[:4])
+            torch.mul(dP, A[:, : 4 * H].view(B, 4, H).transpose(0, 1), out=dS[4:8])
             dS[8:].copy_(dP)
             acc_dP.add_(dP)
             # embeddings
-            zt = Z[t].view(B, 12, E).transpose(0, 1)
-            torch.bmm(dS, wa_t, out=dZ[t])
-            dwa.baddbmm_(zt.transpose(1, 2), dS)
-            dhh.addmm_(dZ[t].transpose(0, 1).reshape(B, 12 * E), wz.t())
+            dZ = torch.bmm(dS, wa_t).transpose(0, 1).reshape(B, 12 * E)
+            d_wa.baddbmm_(Z.view(B, 12, E).permute(1, 2, 0), dS)
+            d_wz.addmm_(hh.t(), dZ)
+            d_bz.add_(dZ.sum(0))
+            dhh = dhh.addmm_(dZ, wz.t())
             # hyper cell
-            dPh, dhc = _core_backward(
-                dhh, dhc, Ph[t], 1, (Sh_[0][t], Sh_[1][t]), hg, hcs[t], hcs[t + 1], (hcg, hcb),
-                (Shc[0][t], Shc[1][t]), acth[t], tyh[t], None, acch,
-            )
-            dA[t, :, 4 * H :].copy_(dPh.view(B, 4 * Hh))
-            dhh = torch.mm(dA[t, :, 4 * H :], w_hyh.t())
-            dh = torch.mm(dA[t], w_hh.t())
-        dA2 = dA.view(T * B, -1)
-        d_w_hh = hs[:-1].reshape(T * B, H).t() @ dA2
-        d_w_hyh = hhs[:-1].reshape(T * B, Hh).t() @ dA2[:, 4 * H :]
-        dZ2 = dZ.permute(0, 2, 1, 3).reshape(T * B, 12 * E)
-        d_wz = hhs[1:].reshape(T * B, Hh).t() @ dZ2
-        d_bz = dZ2[:, : 8 * E].sum(0)
-        d_bias = acc_dP.sum(1).reshape(4 * H)
-        # gamma, beta of the gate layer norms: acc[0] holds dG * N, acc[1] holds dG
-        d_g, d_b = acc[0].sum(1), acc[1].sum(1)
-        d_hg, d_hb = acch[0].sum(0), acch[1].sum(0)
+            dPh, dhc = _core_backward(dhh, dhc, sv_h, 1, hg, hc_prev, (hcg, hcb), None, acch)
+            dPh = dPh.view(B, 4 * Hh)
+            dxh[t].copy_(dPh)
+            dA[:, 4 * H :].copy_(dPh)
+            d_w_hyh.addmm_(hh_prev.t(), dPh)
+            d_w_hh.addmm_(h_prev.t(), dA)
+            dhh = dPh @ w_hyh.t()
+            dh = dA @ w_hh.t()
         return (
-            dxw, dA[:, :, 4 * H :], None, dh, dhh, dc, dhc, d_w_hh, d_w_hyh, d_hg, d_hb, acch[2], acch[3],
-            d_wz, d_bz, dwa, d_bias, d_g, d_b, acc[2], acc[3],
+            dxw, dxh, None, dh, dhh, dc, dhc, d_w_hh, d_w_hyh, acch[0].sum(0), acch[1].sum(0), acch[2], acch[3],
+            d_wz, d_bz[: 8 * E], d_wa, acc_dP.sum(1).reshape(4 * H), acc[0].sum(1), acc[1].sum(1), acc[2], acc[3],
         )
 
 
@@ -488,7 +489,7 @@ class HyperLSTMCell(_RecurrentCell):
         dropout_keep: float = 0.9,
     ) -> None:
         super().__init__()
-        self.input_size, self.hidden_size, self.dropout_keep = input_size, hidden_size, dropout_keep
+        self._set_sizes(input_size, hidden_size, dropout_keep)
         self.hyper_size, self.embed_size = hyper_size, embed_size
         H, Hh, E = hidden_size, hyper_size, embed_size
         # main cell
@@ -567,7 +568,7 @@ class HyperLSTMCell(_RecurrentCell):
             self.embed_weight, self.embed_bias, self.embed_out, self.bias, self.ln_gamma, self.ln_beta,
             self.ln_c_gamma, self.ln_c_beta,
         )
-        return hs.transpose(0, 1), torch.cat([hs[-1], hh, c, hc], 1)
+        return hs, torch.cat([hs[:, -1], hh, c, hc], 1)
 
     def _recur(self, pre: tuple[Tensor, ...], state: State, mask: Tensor | None) -> tuple[Tensor, State]:
         xw, xw_hyper = pre
