@@ -6,8 +6,8 @@ Run by hand from the repository root:
     .venv/bin/python benchmarks/raster.py --n 500      # fewer, quicker
     .venv/bin/python benchmarks/raster.py --threads 2  # let torch use 2 threads (default 1: like for like)
 
-Both renderers draw the same real sketches (the sketch-rnn pig test split in
-/work/shared/data/quickdraw/quickdraw_stimulus_generation/pig.npz) in the same run. The reference
+Both renderers draw the same real sketches (the embedded ``data/pig.npz``: Google's 2 500 sketch-rnn
+test pigs, all three of our splits) in the same run. The reference
 builds one SVG per sketch with svgwrite (48 x 48, margin 1.5, width-1 black path, butt caps, white
 background), converts it with cairosvg.svg2png and decodes it with PIL to grey; as SPEC §7 says, it
 is fed each sketch with a (0, 0, 0) row in front so that it draws the first segment too
@@ -33,22 +33,23 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from iapix.data import read_npz  # noqa: E402
 from iapix.raster import render, render_cairo  # noqa: E402
 
-PIG = Path(os.environ.get("IAPIX_SHARED", "/work/shared")) / "data/quickdraw/quickdraw_stimulus_generation/pig.npz"
+PIG = Path(__file__).resolve().parents[1] / "data" / "pig.npz"  # the 2 500 sketch-rnn test pigs, re-split
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=2500, help="number of pig sketches (at most 2500)")
-    p.add_argument("--data", type=Path, default=PIG, help="npz with an object array 'sketches'")
+    p.add_argument("--data", type=Path, default=PIG, help="a sketch-rnn npz (all its splits are used)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for our renderer")
     p.add_argument("--batch-size", type=int, default=512, help="render() chunk size")
     p.add_argument("--repeats", type=int, default=5, help="timed runs of ours (the median is reported)")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
-    sketches = list(np.load(args.data, allow_pickle=True, encoding="latin1")["sketches"][: args.n])
+    sketches = [s for split in read_npz(args.data).values() for s in split.strokes][: args.n]
     n = len(sketches)
     print(f"{n} sketches from {args.data}; torch threads {torch.get_num_threads()}, batch {args.batch_size}")
 
