@@ -1,0 +1,403 @@
+"""Explore a trained model's latent GMM: plain figure functions, and an ipywidgets shell over them.
+
+Every picture is made by a plain function that returns a matplotlib figure and needs no browser:
+
+* :func:`component_panel` -- ``n`` sketches drawn from Gaussian ``k`` (``z ~ N(m_k, v_k)``, SPEC §5),
+  titled with the weight ``alpha_k``, followed by a few *members*: test sketches whose component
+  label (``model.latent.labels(mu, s2)``) is ``k``;
+* :func:`interpolation_strip` -- sketches decoded along the segment from the mean of Gaussian ``k_a``
+  to the mean of ``k_b`` (optionally one extra sketch at a chosen position ``t``);
+* :func:`code_strip` -- any row of codes decoded side by side (e.g. between two test sketches' codes);
+* :func:`temperature_strip` -- one code decoded at several temperatures;
+* :func:`reconstruction_panel` -- a test sketch, its 48x48 input and reconstructions from its ``mu``.
+
+:class:`Explorer` wires them to ipywidgets (component, temperature, seed, number of samples,
+interpolation, test sketch) and shows the current picture as a PNG in one ``Output`` area. Its
+callbacks only read widget values and call the functions above, so they run headless (tests set a
+widget's value and read ``explorer.output.outputs``); a bad value (e.g. a component the model does
+not have) is shown as a one-line message in the output instead of a traceback.
+
+Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot state, nothing to close): a
+notebook displays one when it is a cell's value. Every function also takes ``fig=``, an existing
+figure or sub-figure to draw into, to put two panels side by side (``Figure.subfigures``).
+Generated sketches are in pixel units (the checkpoint's ``scale``); test sketches are shown in the
+same units. Sampling is reproducible: the same ``seed`` gives the same sketches (``iapix.sample``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from iapix.data import Prepared
+from iapix.model import IAPix
+from iapix.plot import plot_image, plot_sketch
+from iapix.sample import decode, encode, from_component, interpolate_components
+
+if TYPE_CHECKING:
+    from matplotlib.figure import FigureBase
+
+CELL = 1.3  # inches per sketch cell
+DEAD = 1e-3  # a Gaussian with alpha_k <= DEAD is "dead" (as the training log's "alive" column)
+
+
+# ----------------------------------------------------------------------------------------------
+# checks and small helpers
+
+
+def check_component(model: IAPix, k: int) -> int:
+    """``k`` as an int if the model has Gaussian ``k``, else a ``ValueError`` naming the valid range."""
+    K = model.latent.K
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= int(k) < K:
+        raise ValueError(f"component {k!r}: this model has {K} Gaussians (0..{K - 1})")
+    return int(k)
+
+
+def _check_test(data: Prepared, index: int | None = None) -> int:
+    n = len(data.images["test"])
+    if n == 0:
+        raise ValueError("data: the test split is empty (prepare() kept no test sketch)")
+    if index is not None and (isinstance(index, bool) or not isinstance(index, (int, np.integer))
+                              or not 0 <= int(index) < n):
+        raise ValueError(f"test sketch {index!r}: the test split has {n} sketches (0..{n - 1})")
+    return n
+
+
+def _check_positive(name: str, value: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
+def alpha_text(model: IAPix, k: int) -> str:
+    """``"α = 0.545"`` (``"α = 1e-10, dead"`` for a pruned Gaussian)."""
+    a = float(model.latent.alpha[k])
+    return f"α = {a:.3g}" + (", dead" if a <= DEAD else "")
+
+
+def _how(temperature: float, greedy: bool, seed: int | None) -> str:
+    return ("greedy" if greedy else f"tau = {temperature:g}") + ("" if seed is None else f", seed {seed}")
+
+
+def _pixels(data: Prepared, scale: float, i: int) -> np.ndarray:
+    """Test sketch ``i`` of ``data`` (normalised stroke-3) back in pixel units."""
+    return data.strokes["test"][i] * np.array([scale, scale, 1.0], np.float32)
+
+
+def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tensor, Tensor, Tensor]:
+    """Codes of one split: ``(mu [N, D], s2 [N, D], labels [N])``, labels = the component of each code."""
+    if split not in data.images:
+        raise ValueError(f"split {split!r}: data has {sorted(data.images)}")
+    if split == "test":
+        _check_test(data)
+    mu, s2 = encode(model, data.images[split])
+    device = model.latent.alpha.device
+    return mu, s2, model.latent.labels(mu.to(device), s2.to(device)).cpu()
+
+
+def members(labels: Tensor | np.ndarray, k: int, count: int) -> np.ndarray:
+    """Up to ``count`` indices of codes labelled ``k``, spread evenly over them (all categories show)."""
+    idx = np.flatnonzero(np.asarray(labels) == k)
+    if len(idx) <= count:
+        return idx
+    return idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
+
+
+def _grid(fig: "FigureBase | None", cells: int, ncols: int) -> tuple["FigureBase", list]:
+    """``cells`` axes in rows of ``ncols`` (in ``fig``, or a new figure); unused grid places removed."""
+    from matplotlib.figure import Figure
+
+    ncols = max(1, min(ncols, cells))
+    nrows = -(-cells // ncols)
+    if fig is None:
+        fig = Figure(figsize=(ncols * CELL, nrows * CELL + 0.45), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[cells:]:
+        ax.remove()
+    return fig, list(axes[:cells])
+
+
+def _empty_cell(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
+    ax.axis("off")
+
+
+# ----------------------------------------------------------------------------------------------
+# the pictures
+
+
+def component_panel(model: IAPix, ckpt: dict, data: Prepared, k: int, n: int = 8, temperature: float = 0.24,
+                    seed: int | None = 0, greedy: bool = False, n_members: int = 4, ncols: int = 8,
+                    codes: tuple[Tensor, Tensor, Tensor] | None = None,
+                    fig: "FigureBase | None" = None) -> "FigureBase":
+    """``n`` sketches from Gaussian ``k`` and up to ``n_members`` test sketches labelled ``k``.
+
+    Axes: ``n`` samples (titled ``sample 1`` ...), then the members (titled ``<category> #<index>``),
+    or one cell saying ``none`` when no test code has label ``k``. The figure's title gives ``k`` and
+    its weight ``alpha_k``. ``codes``: :func:`split_codes` of the test split (computed when not given).
+    """
+    k = check_component(model, k)
+    _check_positive("n", n)
+    _check_test(data)
+    mu, s2, labels = codes if codes is not None else split_codes(model, data)
+    sketches = from_component(model, k, n, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    pick = members(labels, k, n_members)
+    fig, axes = _grid(fig, n + max(1, len(pick)), ncols)
+    for j, (ax, s) in enumerate(zip(axes, sketches)):
+        plot_sketch(ax, s, title=f"sample {j + 1}")
+    if len(pick):
+        for ax, i in zip(axes[n:], pick):
+            plot_sketch(ax, _pixels(data, ckpt["scale"], i), color="tab:blue",
+                        title=f"{data.categories[data.labels['test'][i]]} #{i}")
+    else:
+        _empty_cell(axes[n], f"members: none\n(no test code\nhas label {k})")
+    count = int((np.asarray(labels) == k).sum())
+    fig.suptitle(f"Gaussian {k} of {model.latent.K} ({alpha_text(model, k)}): {count}/{len(labels)} test codes; "
+                 f"{_how(temperature, greedy, seed)}", fontsize=9)
+    return fig
+
+
+def code_strip(model: IAPix, ckpt: dict, z: Tensor, titles: Sequence[str] | None = None, temperature: float = 0.24,
+               greedy: bool = False, seed: int | None = 0, title: str | None = None,
+               fig: "FigureBase | None" = None) -> "FigureBase":
+    """Codes ``z [S, D]`` decoded side by side, one axis each (one batch, one ``seed``)."""
+    z = torch.as_tensor(z).float()
+    if z.dim() != 2 or z.shape[1] != model.cfg.z_dim or len(z) == 0:
+        raise ValueError(f"z: expected [S, {model.cfg.z_dim}] codes with S >= 1, got {tuple(z.shape)}")
+    if titles is not None and len(titles) != len(z):
+        raise ValueError(f"titles: {len(titles)} given for {len(z)} codes")
+    sketches = decode(model, z, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    fig, axes = _grid(fig, len(z), len(z))
+    for j, (ax, s) in enumerate(zip(axes, sketches)):
+        plot_sketch(ax, s, title=titles[j] if titles is not None else None)
+    fig.suptitle(title or f"{len(z)} codes, {_how(temperature, greedy, seed)}", fontsize=9)
+    return fig
+
+
+def interpolation_strip(model: IAPix, ckpt: dict, k_a: int, k_b: int, steps: int = 7, temperature: float = 0.24,
+                        greedy: bool = False, seed: int | None = 0, t: float | None = None,
+                        fig: "FigureBase | None" = None) -> "FigureBase":
+    """Sketches decoded from ``steps`` codes on the line from the mean of Gaussian ``k_a`` to that of ``k_b``.
+
+    Axes titled ``t = 0.00`` ... ``t = 1.00`` (code ``(1 - t) m_a + t m_b``); with ``t`` given, one
+    more axis at the end decodes that single position (the explorer's slider).
+    """
+    k_a, k_b = check_component(model, k_a), check_component(model, k_b)
+    if not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps: expected an integer >= 2 (both ends are included), got {steps!r}")
+    ts = np.linspace(0.0, 1.0, steps).tolist()
+    z = interpolate_components(model, k_a, k_b, steps)
+    titles = [f"t = {x:.2f}" for x in ts]
+    if t is not None:
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"t: expected a position in [0, 1], got {t}")
+        m_a, m_b = model.latent.means[k_a].float().cpu(), model.latent.means[k_b].float().cpu()
+        z = torch.cat([z, ((1 - t) * m_a + t * m_b)[None]])
+        titles.append(f"slider: t = {t:.2f}")
+    title = (f"mean of Gaussian {k_a} ({alpha_text(model, k_a)}) → mean of {k_b} ({alpha_text(model, k_b)}); "
+             f"{_how(temperature, greedy, seed)}")
+    return code_strip(model, ckpt, z, titles, temperature, greedy, seed, title, fig)
+
+
+def temperature_strip(model: IAPix, ckpt: dict, z: Tensor, temperatures: Sequence[float] = (0.1, 0.24, 0.5, 0.8, 1.0),
+                      seed: int | None = 0, with_greedy: bool = True, title: str | None = None,
+                      fig: "FigureBase | None" = None) -> "FigureBase":
+    """One code ``z [D]`` decoded greedily (optional) and at each temperature, same ``seed`` each time."""
+    z = torch.as_tensor(z).float().reshape(1, -1)
+    if z.shape[1] != model.cfg.z_dim:
+        raise ValueError(f"z: expected one code of {model.cfg.z_dim} numbers, got {z.shape[1]}")
+    bad = [x for x in temperatures if not x > 0]
+    if bad:
+        raise ValueError(f"temperatures: every value must be > 0 (use with_greedy for the arg-max), got {bad}")
+    runs = ([(True, 1.0)] if with_greedy else []) + [(False, float(x)) for x in temperatures]
+    if not runs:
+        raise ValueError("temperature_strip: no temperature given and with_greedy=False: nothing to draw")
+    fig, axes = _grid(fig, len(runs), len(runs))
+    for ax, (greedy, tau) in zip(axes, runs):
+        s = decode(model, z, ckpt["max_len"], ckpt["scale"], tau, greedy, seed)[0]
+        plot_sketch(ax, s, title="greedy" if greedy else f"tau = {tau:g}")
+    fig.suptitle(title or f"one code, several temperatures (seed {seed})", fontsize=9)
+    return fig
+
+
+def reconstruction_panel(model: IAPix, ckpt: dict, data: Prepared, index: int, n: int = 3, temperature: float = 0.24,
+                         seed: int | None = 0, greedy: bool = False,
+                         fig: "FigureBase | None" = None) -> "FigureBase":
+    """Test sketch ``index``, its 48x48 input image, and ``n`` sketches decoded from its ``mu`` (SPEC §5).
+
+    Axes: the sketch (``<category> #<index>``), the image (``48x48 input``), then ``from mu 1`` ...
+    The title gives the sketch's component label and its weight.
+    """
+    _check_test(data, index)
+    _check_positive("n", n)
+    index = int(index)
+    image = data.images["test"][index:index + 1]
+    mu, s2 = encode(model, image)
+    k = int(model.latent.labels(mu.to(model.latent.alpha.device), s2.to(model.latent.alpha.device))[0])
+    sketches = decode(model, mu.expand(n, -1), ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    fig, axes = _grid(fig, n + 2, n + 2)
+    cat = data.categories[data.labels["test"][index]]
+    plot_sketch(axes[0], _pixels(data, ckpt["scale"], index), color="tab:blue", title=f"{cat} #{index}")
+    plot_image(axes[1], image[0], title="48x48 input")
+    for j, (ax, s) in enumerate(zip(axes[2:], sketches)):
+        plot_sketch(ax, s, title=f"from mu {j + 1}")
+    fig.suptitle(f"test sketch {index} ({cat}), in Gaussian {k} ({alpha_text(model, k)}); from mu, "
+                 f"{_how(temperature, greedy, seed)}", fontsize=9)
+    return fig
+
+
+def suptitle(fig: "FigureBase") -> str:
+    """The text of a figure's suptitle ("" when it has none)."""
+    if hasattr(fig, "get_suptitle"):  # matplotlib >= 3.8
+        return fig.get_suptitle()
+    return fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+
+
+def figure_png(fig: "FigureBase", dpi: int = 72) -> bytes:
+    """A figure as PNG bytes (the top-level figure of a sub-figure)."""
+    buf = io.BytesIO()
+    fig.figure.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------
+# the widget shell
+
+
+VIEWS = ("component", "interpolation", "reconstruction")
+
+
+@functools.cache
+def _box_class():
+    """``ipywidgets.VBox`` with a one-line text form.
+
+    A notebook stores a widget's ``repr`` as its plain-text output; the default one of a box spells out
+    every child, including the PNG held by the output area (tens of kB of base64). Imported lazily:
+    ipywidgets is an optional dependency (``pip install iapix[notebooks]``).
+    """
+    import ipywidgets as W
+
+    class ExplorerBox(W.VBox):
+        def __repr__(self) -> str:
+            return "ExplorerBox (iapix.widgets.Explorer: the controls show in a live Jupyter kernel)"
+
+    return ExplorerBox
+
+
+class Explorer:
+    """ipywidgets explorer of a model's GMM: pick a Gaussian, interpolate, reconstruct test sketches.
+
+    ``Explorer(model, ckpt, data).widget`` is the box to display. Controls: a view selector; the
+    Gaussian (a dropdown whose labels give each ``alpha_k``), number of samples; interpolation
+    end points, steps and a slider ``t`` along the line; the test sketch; shared temperature, greedy
+    switch and seed. Each change re-renders the current view into ``output`` through the plain
+    functions of this module (``figure`` keeps the last figure, ``renders`` counts them).
+    :meth:`show_component` selects a Gaussian by number and reports a bad one in the output.
+    """
+
+    def __init__(self, model: IAPix, ckpt: dict, data: Prepared, component: int | None = None, n: int = 8,
+                 temperature: float = 0.24, seed: int = 0, dpi: int = 72) -> None:
+        import ipywidgets as W
+
+        n_test = _check_test(data)
+        self.model, self.ckpt, self.data, self.dpi = model, ckpt, data, dpi
+        self.codes = split_codes(model, data)  # once: the members of every Gaussian
+        self.figure: FigureBase | None = None
+        self.renders = 0
+        self.error: str | None = None
+        K = model.latent.K
+        alpha = model.latent.alpha.float().cpu()
+        options = [(f"{k}: {alpha_text(model, k)}", k) for k in range(K)]
+        heaviest = int(alpha.argmax())
+        order = alpha.argsort(descending=True).tolist()
+        style = {"description_width": "110px"}
+
+        self.view = W.ToggleButtons(options=list(VIEWS), value="component", description="view", style=style)
+        self.component = W.Dropdown(options=options, value=heaviest, description="Gaussian", style=style)
+        self.n = W.IntSlider(value=n, min=1, max=32, description="samples", style=style)
+        self.k_a = W.Dropdown(options=options, value=order[0], description="from Gaussian", style=style)
+        self.k_b = W.Dropdown(options=options, value=order[min(1, K - 1)], description="to Gaussian", style=style)
+        self.steps = W.IntSlider(value=7, min=2, max=12, description="steps", style=style)
+        self.t = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t (slider)", style=style)
+        self.index = W.IntSlider(value=0, min=0, max=n_test - 1, description="test sketch", style=style)
+        self.temperature = W.FloatSlider(value=temperature, min=0.05, max=1.5, step=0.01, description="temperature",
+                                         style=style)
+        self.greedy = W.Checkbox(value=False, description="greedy (arg-max, ignores temperature)")
+        self.seed = W.IntText(value=seed, description="seed", style=style)
+        self.output = W.Output()
+        controls = [self.view, self.component, self.n, self.k_a, self.k_b, self.steps, self.t, self.index,
+                    self.temperature, self.greedy, self.seed]
+        for w in controls:
+            w.observe(self._on_change, names="value")
+        header = W.HTML(f"<b>{model.cfg.objective}</b> model, K = {K} Gaussians, "
+                        f"{int((alpha > DEAD).sum())} alive (α &gt; {DEAD:g}); {n_test} test sketches")
+        views = W.HBox([W.VBox([self.component, self.n]), W.VBox([self.k_a, self.k_b, self.steps, self.t]),
+                        W.VBox([self.index])])
+        shared = W.HBox([self.temperature, self.seed, self.greedy])
+        self.widget = _box_class()([header, self.view, views, shared, self.output])
+        if component is not None:
+            self.show_component(component)
+        else:
+            self._refresh()
+
+    # -- callbacks
+
+    def _on_change(self, change: dict) -> None:
+        self._refresh()
+
+    def show_component(self, k: int) -> None:
+        """Show Gaussian ``k`` (switches to the component view); a bad ``k`` is reported in the output."""
+        try:
+            k = check_component(self.model, k)
+        except ValueError as e:
+            self._show_error(e)
+            return
+        self._quiet(self.view, "component")
+        self._quiet(self.component, k)
+        self._refresh()
+
+    def _quiet(self, w, value) -> None:
+        """Set a widget's value without triggering a render (the caller renders once)."""
+        w.unobserve(self._on_change, names="value")
+        try:
+            w.value = value
+        finally:
+            w.observe(self._on_change, names="value")
+
+    def render(self) -> "FigureBase":
+        """The figure of the current view and widget values (raises ``ValueError`` on bad values)."""
+        seed = int(self.seed.value)
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"seed {seed}: expected an integer in [0, 2**63)")
+        opts = dict(temperature=float(self.temperature.value), greedy=bool(self.greedy.value), seed=seed)
+        if self.view.value == "component":
+            return component_panel(self.model, self.ckpt, self.data, self.component.value, int(self.n.value),
+                                   codes=self.codes, **opts)
+        if self.view.value == "interpolation":
+            return interpolation_strip(self.model, self.ckpt, self.k_a.value, self.k_b.value, int(self.steps.value),
+                                       t=float(self.t.value), **opts)
+        return reconstruction_panel(self.model, self.ckpt, self.data, int(self.index.value), **opts)
+
+    def _refresh(self) -> None:
+        """Re-render the current view into the output area (an error becomes a message there)."""
+        try:
+            fig = self.render()
+        except ValueError as e:
+            self._show_error(e)
+            return
+        self.figure, self.error = fig, None
+        self.renders += 1
+        png = base64.b64encode(figure_png(fig, self.dpi)).decode("ascii")
+        text = suptitle(fig) or "figure"
+        self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": png, "text/plain": text}},)
+
+    def _show_error(self, e: Exception) -> None:
+        self.error = str(e)
+        self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": f"cannot show this: {e}\n"},)
+

@@ -1,0 +1,196 @@
+"""The explorer's figure functions and its ipywidgets shell, headless, on the shipped IA checkpoint."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from iapix import widgets as Wd
+from iapix.data import prepare
+from iapix.plot import strokes_to_lines
+from iapix.sample import decode
+from iapix.train import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+CKPT = ROOT / "checkpoints" / "catpig-small-ia.pt"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    model, ckpt = load_model(CKPT)
+    data = prepare(["cat", "pig"], ROOT / "data", limit=16, scale=ckpt["scale"], max_len=ckpt["max_len"])
+    return model, ckpt, data
+
+
+def lines_of(ax) -> list[np.ndarray]:
+    return [line.get_xydata() for line in ax.lines]
+
+
+def same_drawings(fig_a, fig_b) -> bool:
+    a, b = [lines_of(ax) for ax in fig_a.axes], [lines_of(ax) for ax in fig_b.axes]
+    return len(a) == len(b) and all(len(x) == len(y) and all(np.array_equal(p, q) for p, q in zip(x, y))
+                                    for x, y in zip(a, b))
+
+
+def titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_component_panel_samples_and_members(trained):
+    model, ckpt, data = trained
+    mu, s2, labels = codes = Wd.split_codes(model, data)
+    alpha = model.latent.alpha
+    live = int(alpha.argmax())
+    assert len(mu) == len(labels) == len(data.labels["test"]) == 32
+    fig = Wd.component_panel(model, ckpt, data, live, n=5, n_members=3, codes=codes)
+    assert len(fig.axes) == 5 + 3
+    assert titles(fig)[:5] == [f"sample {j}" for j in range(1, 6)]
+    assert all(ax.lines for ax in fig.axes[:5]), "every sample is drawn"
+    picked = Wd.members(labels, live, 3)
+    assert len(picked) == 3 and (labels[picked] == live).all()
+    assert titles(fig)[5:] == [f"{data.categories[data.labels['test'][i]]} #{i}" for i in picked]
+    assert f"Gaussian {live} of {model.latent.K}" in fig.get_suptitle()
+    assert f"α = {float(alpha[live]):.3g}" in fig.get_suptitle()
+    # a Gaussian no test code belongs to (here: every code relabelled to the live one): the member cell says so
+    other = (live + 1) % model.latent.K
+    fig = Wd.component_panel(model, ckpt, data, other, n=2, codes=(mu, s2, torch.full_like(labels, live)))
+    assert len(fig.axes) == 3
+    assert "none" in fig.axes[2].texts[0].get_text() and "0/32 test codes" in fig.get_suptitle()
+    assert ("dead" in fig.get_suptitle()) == (float(alpha[other]) <= Wd.DEAD)
+
+
+def test_component_panel_is_reproducible_and_checks_k(trained):
+    model, ckpt, data = trained
+    codes = Wd.split_codes(model, data)
+    a = Wd.component_panel(model, ckpt, data, 3, n=3, seed=1, codes=codes)
+    b = Wd.component_panel(model, ckpt, data, 3, n=3, seed=1, codes=codes)
+    c = Wd.component_panel(model, ckpt, data, 3, n=3, seed=2, codes=codes)
+    assert same_drawings(a, b)
+    assert not same_drawings(a, c)
+    with pytest.raises(ValueError, match=r"component 4: this model has 4 Gaussians \(0..3\)"):
+        Wd.component_panel(model, ckpt, data, 4, codes=codes)
+    with pytest.raises(ValueError, match="n: expected a positive integer"):
+        Wd.component_panel(model, ckpt, data, 0, n=0, codes=codes)
+
+
+def test_interpolation_strip_runs_between_the_means(trained):
+    model, ckpt, _ = trained
+    fig = Wd.interpolation_strip(model, ckpt, 3, 0, steps=4, greedy=True, t=0.5)
+    assert titles(fig) == ["t = 0.00", "t = 0.33", "t = 0.67", "t = 1.00", "slider: t = 0.50"]
+    # the first cell is the mean of Gaussian 3 decoded greedily
+    alone = decode(model, model.latent.means[3:4], ckpt["max_len"], ckpt["scale"], greedy=True)[0]
+    for drawn, expected in zip(lines_of(fig.axes[0]), strokes_to_lines(alone)):
+        np.testing.assert_allclose(drawn, expected, atol=1e-2)
+    assert fig.get_suptitle().startswith("mean of Gaussian 3 (α = 1) → mean of 0 (α = 1e-10, dead)")
+    assert len(Wd.interpolation_strip(model, ckpt, 0, 3, steps=3).axes) == 3
+    with pytest.raises(ValueError, match="steps: expected an integer >= 2"):
+        Wd.interpolation_strip(model, ckpt, 0, 3, steps=1)
+    with pytest.raises(ValueError, match="this model has 4 Gaussians"):
+        Wd.interpolation_strip(model, ckpt, 0, -1)
+    with pytest.raises(ValueError, match=r"t: expected a position in \[0, 1\]"):
+        Wd.interpolation_strip(model, ckpt, 0, 3, t=1.5)
+
+
+def test_reconstruction_panel(trained):
+    model, ckpt, data = trained
+    i = 20
+    fig = Wd.reconstruction_panel(model, ckpt, data, i, n=2)
+    cat = data.categories[data.labels["test"][i]]
+    assert titles(fig) == [f"{cat} #{i}", "48x48 input", "from mu 1", "from mu 2"]
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), data.images["test"][i])
+    assert f"test sketch {i} ({cat})" in fig.get_suptitle()
+    with pytest.raises(ValueError, match=r"test sketch 32: the test split has 32 sketches \(0..31\)"):
+        Wd.reconstruction_panel(model, ckpt, data, 32)
+
+
+def test_code_and_temperature_strips(trained):
+    model, ckpt, data = trained
+    mu, _, _ = Wd.split_codes(model, data)
+    fig = Wd.code_strip(model, ckpt, mu[:3], titles=["a", "b", "c"], greedy=True)
+    assert titles(fig) == ["a", "b", "c"]
+    fig = Wd.temperature_strip(model, ckpt, mu[0], temperatures=(0.1, 0.5))
+    assert titles(fig) == ["greedy", "tau = 0.1", "tau = 0.5"]
+    with pytest.raises(ValueError, match="temperatures: every value must be > 0"):
+        Wd.temperature_strip(model, ckpt, mu[0], temperatures=(0.0,))
+    with pytest.raises(ValueError, match=r"z: expected \[S, 32\] codes"):
+        Wd.code_strip(model, ckpt, mu[0])
+    with pytest.raises(ValueError, match="titles: 1 given for 3 codes"):
+        Wd.code_strip(model, ckpt, mu[:3], titles=["a"])
+
+
+def shown_png(ex) -> bytes:
+    (out,) = ex.output.outputs
+    assert out["output_type"] == "display_data"
+    png = base64.b64decode(out["data"]["image/png"])
+    assert png.startswith(b"\x89PNG")
+    return png
+
+
+def test_explorer_rerenders_on_every_change(trained, monkeypatch):
+    import ipywidgets as W
+
+    model, ckpt, data = trained
+    ex = Wd.Explorer(model, ckpt, data, n=2)
+    assert isinstance(ex.widget, W.Box) and ex.output in ex.widget.children
+    assert len(repr(ex.widget)) < 200, "the notebook's text form of the box must not carry the PNG"
+    assert isinstance(ex.component, W.Dropdown) and isinstance(ex.temperature, W.FloatSlider)
+    assert isinstance(ex.seed, W.IntText) and isinstance(ex.n, W.IntSlider) and isinstance(ex.t, W.FloatSlider)
+    assert [label for label, _ in ex.component.options] == [f"{k}: {Wd.alpha_text(model, k)}" for k in range(4)]
+    assert ex.component.value == int(model.latent.alpha.argmax())
+    assert ex.renders == 1 and len(ex.figure.axes) == 2 + 4
+    first = shown_png(ex)
+
+    calls = []
+    real = Wd.component_panel
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Wd, "component_panel", spy)
+    ex.n.value = 3
+    assert calls[-1][0][4] == 3 and ex.renders == 2
+    assert titles(ex.figure)[:3] == ["sample 1", "sample 2", "sample 3"] and titles(ex.figure)[3] != "sample 4"
+    assert shown_png(ex) != first
+    ex.seed.value = 5
+    assert calls[-1][1]["seed"] == 5 and "seed 5" in ex.output.outputs[0]["data"]["text/plain"]
+    ex.temperature.value = 0.5
+    assert calls[-1][1]["temperature"] == 0.5 and "tau = 0.5" in ex.figure.get_suptitle()
+    ex.greedy.value = True
+    assert calls[-1][1]["greedy"] is True and "greedy" in ex.figure.get_suptitle()
+
+    ex.view.value = "interpolation"
+    assert titles(ex.figure)[-1] == "slider: t = 0.50" and len(ex.figure.axes) == ex.steps.value + 1
+    ex.t.value = 0.25
+    assert titles(ex.figure)[-1] == "slider: t = 0.25"
+    ex.steps.value = 3
+    assert len(ex.figure.axes) == 4
+    ex.view.value = "reconstruction"
+    ex.index.value = 7
+    assert titles(ex.figure)[0].endswith("#7") and "test sketch 7" in ex.figure.get_suptitle()
+    assert ex.renders == 10 and len(calls) == 4
+
+
+def test_explorer_reports_a_bad_component_in_its_output(trained):
+    model, ckpt, data = trained
+    ex = Wd.Explorer(model, ckpt, data, n=1)
+    before = ex.renders
+    ex.show_component(7)  # no exception: the message goes to the output area
+    (out,) = ex.output.outputs
+    assert out["output_type"] == "stream" and "Traceback" not in out["text"]
+    assert "component 7: this model has 4 Gaussians (0..3)" in out["text"]
+    assert ex.error is not None and ex.renders == before
+    ex.show_component(1)
+    assert ex.error is None and ex.component.value == 1 and "Gaussian 1 of 4" in ex.figure.get_suptitle()
+    shown_png(ex)
+    ex.seed.value = -1  # typed into the seed box
+    assert "seed -1: expected an integer in [0, 2**63)" in ex.output.outputs[0]["text"]
+    ex.seed.value = 3
+    assert ex.error is None and "seed 3" in ex.figure.get_suptitle()
+    bad = Wd.Explorer(model, ckpt, data, component=-2, n=1)
+    assert "component -2" in bad.output.outputs[0]["text"] and bad.figure is None
