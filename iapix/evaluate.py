@@ -500,7 +500,7 @@ def compare(reports: Sequence[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in reports:
         o = r["overlap"]
-        cells = [r.get("name", r["checkpoint"]), r["objective"], r["n_test"], _fmt(r["rec"]), _fmt(r["ret"]["ret@1"]),
+        cells = [r.get("name") or r["checkpoint"], r["objective"], r["n_test"], _fmt(r["rec"]), _fmt(r["ret"]["ret@1"]),
                  _fmt(r["ret"]["ret@10"]), _fmt(r["ret"]["ret@50"]), _fmt(r["classifier"]["test_acc"]),
                  f"{o['alive']}/{o['K']}", _fmt(o["bc_weighted"]), _fmt(o["ambiguous"]), _fmt(o["nmi"]),
                  _fmt(o["purity"])]
