@@ -218,7 +218,7 @@ DATA_NB = [
     torch.set_num_threads(1)
     QUICK = os.environ.get("IAPIX_QUICK") == "1"  # set by `make test`: fewer sketches, same printed results
     DATA = Path("../data")                        # the embedded data set (relative to notebooks/)
-    SHARED = Path("../../shared/data/quickdraw")  # raw Quick, Draw! files, if this checkout has them
+    FIXTURES = Path("../tests/fixtures/quickdraw")  # small real raw + simplified ndjson files (format tests)
     CATS = ["cat", "pig", "face", "radio", "alarm-clock"]
 
 
@@ -391,43 +391,37 @@ DATA_NB = [
     3. resample every stroke at 1-pixel spacing;
     4. simplify every stroke with Ramer–Douglas–Peucker, $\varepsilon = 2$, and round to integers.
 
-    The raw files are not part of the repository. If the shared Quick, Draw! folder sits next to this checkout, the
-    next cell puts one raw cat beside our simplification and Google's simplified version of the *same* drawing
-    (same `key_id`). Otherwise it says so, and nothing else in the course needs it.
+    The repository keeps a few real raw drawings for its format tests (`tests/fixtures/quickdraw/`). The next cell puts
+    one raw cat beside our simplification and Google's simplified version of the *same* drawing (same `key_id`).
     """),
     code(r"""
-    # NBVAL_IGNORE_OUTPUT
-    # (not checked by nbval: depends on whether the raw files are on this machine)
     from iapix.data import simplify_lines
 
-    raw_file, simple_file = SHARED / "exupery" / "cat.ndjson", SHARED / "class-intro" / "cat_2k.ndjson"
-    if not (raw_file.is_file() and simple_file.is_file()):
-        print(f"no raw Quick, Draw! files under {SHARED}: skipping this comparison (the embedded data is all we need)")
-    else:
-        raws = [json.loads(line) for line in raw_file.read_text().splitlines() if line.strip()]
-        google = {r["key_id"]: r for r in map(json.loads, simple_file.read_text().splitlines())}
+    raw_file, simple_file = FIXTURES / "exupery" / "cat.ndjson", FIXTURES / "Sketch-dataset" / "cat.ndjson"
+    raws = [json.loads(line) for line in raw_file.read_text().splitlines() if line.strip()]
+    google = {r["key_id"]: r for r in map(json.loads, simple_file.read_text().splitlines())}
 
-        def to_lines(drawing):  # ndjson strokes -> list of (m, 2) point arrays (the times dropped)
-            return [np.array(st[:2], dtype=float).T for st in drawing]
+    def to_lines(drawing):  # ndjson strokes -> list of (m, 2) point arrays (the times dropped)
+        return [np.array(st[:2], dtype=float).T for st in drawing]
 
-        same = 0
-        for r in raws:
-            ours, theirs = simplify_lines(to_lines(r["drawing"])), to_lines(google[r["key_id"]]["drawing"])
-            same += len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs))
-        print(f"our simplification equals Google's for {same} of {len(raws)} raw cats")
+    same = 0
+    for r in raws:
+        ours, theirs = simplify_lines(to_lines(r["drawing"])), to_lines(google[r["key_id"]]["drawing"])
+        same += len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    print(f"our simplification equals Google's for {same} of {len(raws)} raw cats")
 
-        r = raws[0]
-        raw_lines, t = to_lines(r["drawing"]), r["drawing"][-1][2][-1]
-        panels = [(raw_lines, f"raw: {t / 1000:.1f} s of drawing, canvas pixels"),
-                  (simplify_lines(raw_lines), "simplified here"),
-                  (to_lines(google[r["key_id"]]["drawing"]), "Google's simplified file")]
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-        for ax, (ls, title) in zip(axes, panels):
-            for line in ls:
-                ax.plot(line[:, 0], line[:, 1], ".-", ms=2.5, lw=1)
-            ax.set_aspect("equal"); ax.invert_yaxis(); ax.set_xticks([]); ax.set_yticks([])
-            ax.set_title(f"{title}\n{sum(map(len, ls))} points", fontsize=9)
-        plt.show()
+    r = raws[0]
+    raw_lines, t = to_lines(r["drawing"]), r["drawing"][-1][2][-1]
+    panels = [(raw_lines, f"raw: {t / 1000:.1f} s of drawing, canvas pixels"),
+              (simplify_lines(raw_lines), "simplified here"),
+              (to_lines(google[r["key_id"]]["drawing"]), "Google's simplified file")]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    for ax, (ls, title) in zip(axes, panels):
+        for line in ls:
+            ax.plot(line[:, 0], line[:, 1], ".-", ms=2.5, lw=1)
+        ax.set_aspect("equal"); ax.invert_yaxis(); ax.set_xticks([]); ax.set_yticks([])
+        ax.set_title(f"{title}\n{sum(map(len, ls))} points", fontsize=9)
+    plt.show()
     """),
     md(r"""
     ## 5. Cleaning and normalisation
