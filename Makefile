@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 		echo "using the torch already installed for $(PYTHON)"; \
 		$(PYTHON) -m venv --system-site-packages $(VENV); \
 	else \
-		$(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q "$(TORCH)"; \
+		$(PYTHON) -m venv $(VENV) && \
+		$(PY) -m pip install -q --extra-index-url https://download.pytorch.org/whl/cpu "$(TORCH)"; \
 	fi
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $@
@@ -30,8 +31,8 @@ demo: venv
 		--data data --out runs/demo-ia --device auto
 	$(PY) -m iapix.cli plot-log runs/demo-ia --out out/demo_curves.png
 	$(PY) -m iapix.cli sample --checkpoint runs/demo-ia/best.pt --from-test 8 --out out/demo_reconstructions.png
-	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-ia.pt --component 0 --n 16 \
-		--out out/pretrained_component0.png
+	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-rpcl.pt --component heaviest --n 16 \
+		--out out/pretrained_rpcl_heaviest.png
 	@echo "demo run: runs/demo-ia (resume: iapix train ... --out runs/demo-ia --resume); pictures in out/"
 
 test: venv

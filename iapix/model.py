@@ -19,6 +19,9 @@ Read top to bottom:
      ``rpcl`` (§7 "RPCL loss"); for the ``vae`` baseline ``w_t * gauss + recon`` plus the same image
      term as ``ia``. ``w_t = 1 - 0.999 * 0.9999^t``.
 
+The encoder variance is clamped into ``[0.1, 1e5]`` for ``ia`` only (SPEC §2: "IA-pix2seq clamps
+``s2``"); ``Config.s2_clamp`` can set it explicitly for any objective.
+
 Presets: ``paper`` is the paper's network (z 128, HyperLSTM 2048 with a 256-unit hyper cell and
 embeddings of 32, M = 20, K = 2 per category); ``small`` trains on a laptop CPU on the embedded data
 (z 32, HyperLSTM 256 / 32 / 8); ``tiny`` is for tests.
@@ -35,9 +38,7 @@ from torch import Tensor
 
 from iapix.decoder import SketchDecoder
 from iapix.encoder import Encoder, ImageDecoder, image_loss_l1, image_loss_mse, reparameterize
-from iapix.latent import GMMLatent, kl_weight
-
-OBJECTIVES = ("ia", "rpcl", "vae")
+from iapix.latent import OBJECTIVES, GMMLatent, kl_weight
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Config:
     embed_size: int = 32
     num_mixture: int = 20
     dropout_keep: float = 0.9
-    s2_clamp: tuple[float, float] | None = (0.1, 1e5)
+    s2_clamp: tuple[float, float] | None | str = "auto"  # "auto": (0.1, 1e5) for ia (SPEC §2), else None
     # latent
     objective: str = "ia"  # "ia" | "rpcl" | "vae"
     num_sub: int = 2
@@ -76,6 +77,13 @@ class Config:
     patience: int = 5  # stop after this many epochs in a row without improvement
     max_steps: int | None = None
     seed: int = 0
+
+    @property
+    def encoder_s2_clamp(self) -> tuple[float, float] | None:
+        """The clamp of the encoder variance: IA-pix2seq's ``[0.1, 1e5]`` for ``ia``, none otherwise."""
+        if self.s2_clamp == "auto":
+            return (0.1, 1e5) if self.objective == "ia" else None
+        return self.s2_clamp
 
     @property
     def K(self) -> int:
@@ -102,7 +110,7 @@ class Config:
             raise ValueError(f"config: unknown fields {sorted(unknown)}")
         d = dict(d)
         for k in ("categories", "image_shrink", "s2_clamp"):
-            if d.get(k) is not None:
+            if d.get(k) is not None and not isinstance(d[k], str):
                 d[k] = tuple(d[k])
         return cls(**d).validate()
 
@@ -134,7 +142,7 @@ class IAPix(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.cfg = cfg.validate()
-        self.encoder = Encoder(cfg.z_dim, s2_clamp=cfg.s2_clamp)
+        self.encoder = Encoder(cfg.z_dim, s2_clamp=cfg.encoder_s2_clamp)
         self.image_decoder = ImageDecoder(cfg.z_dim)
         self.latent = GMMLatent(cfg.z_dim, cfg.K, cfg.objective, decay=cfg.gmm_decay)
         self.decoder = SketchDecoder(cfg.z_dim, cfg.cell, cfg.hidden_size, cfg.hyper_size, cfg.embed_size,

@@ -26,8 +26,13 @@
 * logs: ``log.csv`` (every term of every step), ``valid.csv`` (every validation), ``config.json``;
   ``iapix plot-log RUN`` draws them.
 * multi-GPU: ``torchrun --nproc_per_node=N -m iapix.train ...`` runs DistributedDataParallel; each
-  rank takes every N-th batch of the same permutation, and the GMM statistics are all-reduced
-  (:meth:`iapix.latent.GMMLatent.update` ``reduce=``) so every rank holds the same GMM.
+  rank takes every N-th batch of the same permutation (the effective batch is ``N * batch_size``; the
+  schedules count optimiser steps), and the GMM statistics are all-reduced
+  (:meth:`iapix.latent.GMMLatent.update` ``reduce=``) so every rank holds the same GMM. Checkpoints
+  hold rank 0's random-number states, so a resumed multi-GPU run continues the curves but is not
+  bit-identical to an uninterrupted one (a single-process resume is).
+* budgets: ``max_epochs`` counts epochs run and ``max_steps`` optimiser iterations, both including
+  the ones undone by rollbacks.
 """
 
 from __future__ import annotations
@@ -152,6 +157,8 @@ class Trainer:
         if self.world > 1 and torch.cuda.is_available() and device in ("auto", "cuda"):
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
         self.device = pick_device(device)
+        if self.device.type == "cuda" and self.device.index is not None:
+            torch.cuda.set_device(self.device)  # NCCL collectives use the current device
         if amp not in (None, "bf16"):
             raise ValueError(f"--amp: only 'bf16' is supported, got {amp!r}")
         self.amp = amp
@@ -161,7 +168,8 @@ class Trainer:
         self.train_set = self.data.dataset("train", augment=True, seed=cfg.seed + 1000 * self.rank)
         self.train_set.scale_amount, self.train_set.drop_prob = cfg.augment_scale, cfg.augment_drop
         self.train_set.shrink = cfg.image_shrink
-        self.model = IAPix(cfg).to(self.device)
+        self.model = IAPix(cfg).to(self.device)  # same seed on every rank: same weights and GMM
+        torch.manual_seed(cfg.seed + self.rank)  # ... but each rank its own dropout and sampling noise
         if compile:
             self.model.decoder.cell.compile_step()
         self.net: torch.nn.Module = self.model
@@ -179,6 +187,8 @@ class Trainer:
             self._resume()
         elif self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
+            for stale in ("last.pt", "best.pt"):  # a new run never rolls back into an old one
+                (self.out / stale).unlink(missing_ok=True)
             for name, fields in (("log.csv", LOG_FIELDS), ("valid.csv", VALID_FIELDS)):
                 with open(self.out / name, "w", newline="") as f:
                     csv.writer(f).writerow(fields)
@@ -223,7 +233,8 @@ class Trainer:
                              f"resume with the same settings or start a new --out")
         self._load_training_state(ckpt, counters=True)
         cfg = self.cfg
-        self.done = self.epochs_run >= cfg.max_epochs or (cfg.max_steps is not None and self.iteration >= cfg.max_steps)
+        self.done = (self.epochs_run >= cfg.max_epochs or self.bad_in_row >= cfg.patience
+                     or (cfg.max_steps is not None and self.iteration >= cfg.max_steps))
         # cut the logs back to the checkpoint so the curves continue without duplicates
         if self.rank == 0:
             for name in ("log.csv", "valid.csv"):
@@ -331,7 +342,7 @@ class Trainer:
                     bar.update(1)
                     if cfg.max_steps is not None and self.iteration >= cfg.max_steps:
                         break
-                    if self.save_every and self.iteration % self.save_every == 0:
+                    if self.save_every and self.iteration % self.save_every == 0 and self.batch_in_epoch < len(batches):
                         if log:
                             log.flush()
                         self.save("last.pt")
@@ -355,6 +366,9 @@ class Trainer:
     def _end_epoch(self, vlog, t_start: float) -> None:
         cfg = self.cfg
         v = self.validate()
+        if not math.isfinite(v["recon"]):
+            raise RuntimeError(f"validation reconstruction loss is {v['recon']} after epoch {self.epochs_run}; "
+                               "try a lower --lr or no --amp, or resume from best.pt")
         self.batch_in_epoch = 0
         self.epoch += 1
         improved = v["recon"] < self.best
@@ -370,6 +384,7 @@ class Trainer:
                 dist.broadcast_object_list(box, src=0)
                 best = box[0]
             self._load_training_state(best, counters=False)  # weights, optimiser, GMM, step, epoch
+            self.best = best["best"]
         if vlog:
             csv.writer(vlog).writerow([self.iteration, self.step, self.epoch, f"{v['recon']:.6g}",
                                        f"{v['offset']:.6g}", f"{v['pen']:.6g}", f"{self.best:.6g}", int(improved),

@@ -112,3 +112,15 @@ def test_tiny_model_overfits_eight_real_sketches(batch):
     last = float(out["recon"].detach()) / float(lengths.float().mean())
     # per-point reconstruction loss: about +3.6 nats at the start, well below 0 once memorised
     assert first > 2.0 and last < first - 3.0, (first, last)
+
+
+def test_encoder_variance_clamp_is_for_ia_only():
+    assert preset("tiny", objective="ia").encoder_s2_clamp == (0.1, 1e5)
+    assert preset("tiny", objective="rpcl").encoder_s2_clamp is None
+    assert preset("tiny", objective="vae", s2_clamp=(0.2, 5.0)).encoder_s2_clamp == (0.2, 5.0)
+    torch.manual_seed(0)
+    assert IAPix(preset("tiny", objective="rpcl")).encoder.s2_clamp is None
+    assert IAPix(preset("tiny", objective="ia")).encoder.s2_clamp == (0.1, 1e5)
+    # a checkpoint written with an explicit clamp keeps it
+    cfg = Config.from_dict({**preset("tiny", objective="rpcl").to_dict(), "s2_clamp": [0.1, 1e5]})
+    assert IAPix(cfg).encoder.s2_clamp == (0.1, 1e5)
