@@ -161,7 +161,7 @@ def save_grid(sketches: Sequence[np.ndarray], path: str | Path, ncols: int = 8,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="a best.pt / last.pt written by iapix train")
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--component", type=int, help="draw codes from this Gaussian")
+    what.add_argument("--component", help="draw codes from this Gaussian (an index, or 'heaviest')")
     what.add_argument("--from-test", type=int, metavar="N", help="reconstruct the first N test sketches")
     what.add_argument("--interpolate", type=int, nargs=2, metavar=("K_A", "K_B"),
                       help="walk from the mean of Gaussian K_A to that of K_B")
@@ -184,7 +184,13 @@ def run(args: argparse.Namespace) -> int:
     opts = dict(max_len=max_len, scale=scale, temperature=args.temperature, greedy=args.greedy, seed=args.seed)
     titles = None
     if args.component is not None:
-        sketches = from_component(model, args.component, args.n, **opts)
+        if args.component == "heaviest":
+            k = int(model.latent.alpha.argmax())
+        elif args.component.lstrip("-").isdigit():
+            k = int(args.component)
+        else:
+            raise ValueError(f"--component: expected a Gaussian index or 'heaviest', got {args.component!r}")
+        sketches = from_component(model, k, args.n, **opts)
     elif args.interpolate is not None:
         sketches = decode(model, interpolate_components(model, *args.interpolate, args.n), **opts)
     else:

@@ -101,5 +101,9 @@ def test_cli_sample(trained, tmp_path):
                  "--out", str(tmp_path / "b.png")]) == 0
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--from-test", "2", "--data", str(DATA),
                  "--out", str(tmp_path / "c.png")]) == 0
+    assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "heaviest", "--n", "2",
+                 "--out", str(tmp_path / "e.png")]) == 0
+    with pytest.raises(ValueError, match="'heaviest'"):
+        main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "big", "--out", str(tmp_path / "f.png")])
     with pytest.raises(ValueError, match="Gaussians"):
         main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "9", "--out", str(tmp_path / "d.png")])
