@@ -320,6 +320,11 @@ def normalise(sketches: Sequence[np.ndarray], scale: float) -> list[np.ndarray]:
     return out
 
 
+def denormalise(sketches: Sequence[np.ndarray], scale: float) -> list[np.ndarray]:
+    """The inverse of :func:`normalise`: offsets back to pixel units."""
+    return normalise(sketches, 1.0 / scale)
+
+
 # ----------------------------------------------------------------------------------------------
 # Augmentation (training only)
 
@@ -352,6 +357,11 @@ def drop_points(s: np.ndarray, rng: np.random.Generator, prob: float = 0.1) -> n
     slot = np.searchsorted(keep_idx, owner)
     np.add.at(out[:, :2], slot[drop], s[drop, :2])
     return out
+
+
+def augment(s: np.ndarray, rng: np.random.Generator, scale_amount: float = 0.1, drop_prob: float = 0.1) -> np.ndarray:
+    """The sequence augmentation of SPEC §1: :func:`random_scale` then :func:`drop_points`."""
+    return drop_points(random_scale(s, rng, scale_amount), rng, drop_prob)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -390,7 +400,7 @@ class SketchDataset(Dataset):
             self.rng, self._worker = np.random.default_rng([self.seed, worker.id, worker.seed]), worker.id
         s = self.strokes[i]
         if self.augment:
-            s = drop_points(random_scale(s, self.rng, self.scale_amount), self.rng, self.drop_prob)
+            s = augment(s, self.rng, self.scale_amount, self.drop_prob)
         return s, i, int(self.labels[i])
 
     def collate(self, items: Sequence[tuple[np.ndarray, int, int]]) -> tuple[torch.Tensor, ...]:

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from iapix.data import Prepared, drop_points, prepare, random_scale
+from iapix.data import Prepared, augment, denormalise, prepare
 from iapix.latent import GMMLatent, log_gaussian
 from iapix.model import IAPix
 from iapix.raster import render
@@ -150,7 +150,7 @@ def augment_images(strokes: Sequence[np.ndarray], rng: np.random.Generator,
     """
     out = []
     for s in strokes:
-        s = drop_points(random_scale(s, rng, 0.1), rng, 0.1)
+        s = augment(s, rng)
         if rng.random() < 0.5:
             s[:, 0] = -s[:, 0]
         out.append(s)
@@ -416,10 +416,6 @@ def tsne_plot(mu: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray, categ
     same map, and drawn as black crosses with an area proportional to ``alpha``. Returns the figure
     (saved to ``path`` when given).
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
@@ -564,8 +560,8 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
         tsne_plot(test_mu, labels, cats, model.latent.means, model.latent.alpha, seed=seed, path=out / "tsne.png",
                   title=f"{_run_name(ckpt_path)} ({model.cfg.objective}): test codes and Gaussian means")
     pick = np.linspace(0, len(labels) - 1, min(n_show, len(labels))).astype(int)  # spread over the categories
-    px = np.array([ckpt["scale"], ckpt["scale"], 1.0], np.float32)
-    pairs = [s for i in pick for s in (data.strokes["test"][i] * px, generated[i])]
+    originals = denormalise([data.strokes["test"][i] for i in pick], ckpt["scale"])
+    pairs = [s for orig, i in zip(originals, pick) for s in (orig, generated[i])]
     titles = [x for i in pick for x in (f"{cats[labels[i]]} #{i}", "generated")]
     save_grid(pairs, out / "samples.png", ncols=8, titles=titles)
     timings["plots"] = time.perf_counter() - t

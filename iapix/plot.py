@@ -63,9 +63,6 @@ def sketch_grid(sketches: Sequence[np.ndarray], ncols: int = 8, titles: Sequence
 
 def save_preview(p: "Prepared", path: str | Path, per_category: int = 4) -> Path:
     """PNG grid: for each category, a few training sketches beside their 48x48 renderings."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path = Path(path)

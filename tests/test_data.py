@@ -324,3 +324,9 @@ def test_cli_prepare(tmp_path, capsys):
     assert "pig" in out and "N_max" in out and "why dropped" in out and (tmp_path / "p.png").stat().st_size > 5000
     with pytest.raises(ValueError, match="unknown category 'unicorn'"):
         main(["prepare", "--categories", "unicorn"])
+
+
+def test_denormalise_inverts_normalise(pig):
+    sk = [s.astype(np.float32) for s in pig["test"].strokes[:10]]
+    back = D.denormalise(D.normalise(sk, 42.5), 42.5)
+    assert all(np.allclose(a, b, atol=1e-4) for a, b in zip(back, sk))
