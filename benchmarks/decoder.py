@@ -13,13 +13,12 @@ Examples::
     python benchmarks/decoder.py --sizes small --cells hyper layernorm lstm --dtype bf16
     python benchmarks/decoder.py --sizes small --compile      # torch.compile of the per-step function
 
-Sizes: ``small`` = hidden 512, hyper 64, embed 32, z 128 (trains on a laptop CPU); ``paper`` = hidden
-2048, hyper 256, embed 32, z 128. On a cheap time-shared 2-core AMD EPYC VM (torch 2.13 CPU, fp32,
-``--threads 1``, batch 128) ours / nn.LSTM was: small (150 steps) 1.68 fused HyperLSTM, 1.97 with
-plain autograd, 1.24 layer-norm LSTM, 1.16 plain LSTM; paper (20 steps) 1.35-1.52 fused HyperLSTM,
-1.82 autograd, 1.23-1.36 layer-norm LSTM. Other jobs on the machine move single numbers by tens of
-percent; the ``cpu ratio`` column (process CPU time) is the steadier one.
-"""
+Sizes: the model's presets (``iapix.model.PRESETS``): ``small`` = hidden 256, hyper 32, embed 8, z 32;
+``paper`` = hidden 2048, hyper 256, embed 32, z 128. Measured on this project's time-shared 2-core CPU
+machine (torch 2.13 CPU, fp32, ``--threads 1``, batch 128; see the README table): small (150 steps)
+1.95x, paper (20 steps) 1.52x. An earlier small size of 512/64/32 gave 1.68x (fused) and 1.97x (plain
+autograd); the hyper cell and embeddings weigh more at a small hidden size. Other jobs on the machine
+move single numbers by tens of percent.
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ Choices where SPEC §1 is silent
   origin and a lone dot has no ink at width 1); its second stroke then starts with a pen-up move.
 * Augmentation follows sketch-rnn (§7 "point dropping"): a dropped point's offset is added to the
   previous kept point; only points after the third of a stroke, never a stroke end, may drop.
+* SPEC §1's optional image rotation and translation (0 by default) are not implemented.
 * The image shrink of SPEC §1 happens in the renderer (``iapix.raster.render(shrink=...)``), on the
   original (not the stroke-augmented) sketch, like the reference's pre-rendered PNGs.
 """

@@ -200,6 +200,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "config": self.cfg.to_dict(),
             "scale": self.data.scale, "max_len": self.data.max_len, "categories": list(self.data.categories),
+            "n_train": len(self.train_set),
             "step": self.step, "epoch": self.epoch, "iteration": self.iteration,
             "batch_in_epoch": self.batch_in_epoch, "best": self.best, "bad_in_row": self.bad_in_row,
             "skipped": self.skipped, "done": self.done,
@@ -231,6 +232,11 @@ class Trainer:
         if diff:
             raise ValueError(f"{path}: written with a different config (fields {sorted(diff)}); "
                              f"resume with the same settings or start a new --out")
+        now = {"scale": self.data.scale, "max_len": self.data.max_len, "n_train": len(self.train_set)}
+        then = {k: ckpt.get(k) for k in now}
+        if any(then[k] is None or not math.isclose(then[k], now[k], rel_tol=1e-6) for k in now):
+            raise ValueError(f"{path}: written for other data ({then}); the data now gives {now}. "
+                             "Resume with the same --data and --limit")
         self._load_training_state(ckpt, counters=True)
         cfg = self.cfg
         self.done = (self.epochs_run >= cfg.max_epochs or self.bad_in_row >= cfg.patience

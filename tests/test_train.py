@@ -183,12 +183,16 @@ def test_resume_after_sigkill(tmp_path):
     assert load_checkpoint(killed / "last.pt")["iteration"] == load_checkpoint(ref / "last.pt")["iteration"] == 12
 
 
-def test_resume_with_other_config_is_refused(tmp_path):
+def test_resume_with_other_config_or_data_is_refused(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     subprocess.run(_train_cmd(tmp_path, "--max-steps", "2"), check=True, env=env, capture_output=True)
     r = subprocess.run(_train_cmd(tmp_path, "--resume", "--objective", "rpcl"), env=env, capture_output=True,
                        text=True)
     assert r.returncode != 0 and "different config (fields ['objective'])" in r.stderr
+    cmd = _train_cmd(tmp_path, "--resume")
+    cmd[cmd.index("--limit") + 1] = "20"
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "written for other data" in r.stderr
 
 
 # ---------------------------------------------------------------- two processes (gloo)
