@@ -18,7 +18,8 @@ Sizes: the model's presets (``iapix.model.PRESETS``): ``small`` = hidden 256, hy
 machine (torch 2.13 CPU, fp32, ``--threads 1``, batch 128; see the README table): small (150 steps)
 1.95x, paper (20 steps) 1.52x. An earlier small size of 512/64/32 gave 1.68x (fused) and 1.97x (plain
 autograd); the hyper cell and embeddings weigh more at a small hidden size. Other jobs on the machine
-move single numbers by tens of percent.
+move single numbers by tens of percent; the ``cpu ratio`` column (process CPU time) is the steadier one.
+"""
 
 from __future__ import annotations
 
