@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test venv data bench clean
+.PHONY: demo test test-browser venv data bench clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ demo: venv
 
 test: venv
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
+
+# Notebooks 06 and 08 in JupyterLab in headless Chromium (Debian's: apt-get install chromium);
+# skips with a message where /usr/bin/chromium is missing.
+test-browser: venv
+	$(PY) -m pip install -q -e ".[browser]"
+	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest browser_tests -p no:cacheprovider -rs
 
 # Rebuild data/ from the raw QuickDraw files in ../shared (deterministic).
 data: venv

@@ -6,7 +6,11 @@
   or two Gaussians' means;
 * :func:`decode` -- any batch of codes to stroke-3 sketches: every sketch stops at its own ``p_end``
   (or ``N_max``) while the batch goes on (:meth:`iapix.decoder.SketchDecoder.generate`). A sketch
-  whose first point is ``p_end`` comes back empty (0 rows): render it with ``allow_empty=True``.
+  whose first point is ``p_end`` comes back empty (0 rows): render it with ``allow_empty=True``;
+* your own drawing: :func:`drawing_to_stroke3` (canvas polylines through the raw-ndjson simplification),
+  :func:`encode_drawing` (image, code, posterior, label) and :func:`complete` (sketch-rnn completion:
+  teacher-forced over your points, then sampled on). Departure: a drawing longer than ``N_max`` after
+  simplification is truncated to ``N_max`` points (its ``note`` says so).
 
 Outputs are stroke-3 arrays in the data's pixel units (the normalisation is undone with the
 checkpoint's scale factor), SVG files (:func:`to_svg`), PNG grids (:func:`iapix.plot.sketch_grid`),
@@ -210,3 +214,132 @@ def run(args: argparse.Namespace) -> int:
             (d / f"sketch_{i:04d}.svg").write_text(to_svg(s))
         print(f"SVGs -> {d}")
     return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# your own drawing: strokes from a canvas -> stroke-3 -> code, posterior, completions
+#
+# A drawing from a canvas (a list of polylines in canvas pixels) takes the same path as a raw
+# QuickDraw ndjson record: ``simplify_lines`` (top-left align, longest side 255, 1-px resampling,
+# RDP epsilon 2) then ``lines_to_stroke3``. Departure, documented: a drawing longer than the
+# checkpoint's ``N_max`` after simplification is *truncated* to its first ``N_max`` points (the
+# model never saw longer sequences); the result's ``note`` says so.
+
+
+def drawing_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
+    """Canvas polylines (a list of ``(m_j, 2)`` points, canvas pixels) -> stroke-3 ``(n, 3)`` float32.
+
+    The same code path as a raw ndjson drawing (``simplify_lines`` then ``lines_to_stroke3``), so the
+    result is in the 0-255 units of the simplified QuickDraw data. An empty pad or a drawing that is
+    a single dot (zero extent) raises ``ValueError``.
+    """
+    from iapix.data import lines_to_stroke3, simplify_lines
+
+    clean = []
+    for j, line in enumerate(lines):
+        a = np.asarray(line, dtype=np.float64)
+        if a.size == 0:
+            continue
+        if a.ndim != 2 or a.shape[1] != 2:
+            raise ValueError(f"stroke {j}: expected (m, 2) canvas points, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"stroke {j}: NaN or inf coordinates")
+        clean.append(a)
+    if not clean:
+        raise ValueError("the drawing is empty: draw at least one stroke")
+    pts = np.concatenate(clean)
+    if float((pts.max(0) - pts.min(0)).max()) == 0.0:
+        raise ValueError("the drawing is a single dot: draw a line (at least two distinct points)")
+    return lines_to_stroke3(simplify_lines(clean)).astype(np.float32)
+
+
+def _fit(stroke3: np.ndarray, max_len: int) -> tuple[np.ndarray, str]:
+    """Truncate a stroke-3 sketch to ``max_len`` points (last one a pen lift); returns it and a note."""
+    s = np.asarray(stroke3, dtype=np.float32)
+    if s.ndim != 2 or s.shape[1] != 3 or len(s) == 0:
+        raise ValueError(f"stroke3: expected a non-empty (n, 3) array, got shape {s.shape}")
+    if len(s) <= max_len:
+        return s, ""
+    s = s[:max_len].copy()
+    s[-1, 2] = 1.0
+    return s, f"truncated from {len(stroke3)} to N_max = {max_len} points (the longest sequence the model knows)"
+
+
+def _image(stroke3: np.ndarray, scale: float) -> np.ndarray:
+    """Pixel-unit stroke-3 -> the encoder's 48x48 image (normalised as ``prepare`` does, then rendered)."""
+    from iapix.raster import render_one
+
+    return render_one(stroke3 * np.array([1.0 / scale, 1.0 / scale, 1.0], np.float32))
+
+
+def encode_drawing(model: IAPix, ckpt: dict, lines: Sequence[np.ndarray]) -> dict:
+    """A canvas drawing -> ``dict(stroke3, image, mu, s2, posterior, label, note)``.
+
+    ``stroke3`` (n, 3) in pixel units (0-255, truncated to ``N_max``), ``image`` [48, 48] in [-1, 1],
+    ``mu``/``s2`` [z_dim], ``posterior`` g [K] (clipped responsibilities of the GMM at ``mu``),
+    ``label`` the component (``model.latent.labels``: arg-max of the BYY weights for ia, of g
+    otherwise), ``note`` a sentence on anything unusual ("" if nothing): truncation, or a VAE
+    checkpoint, whose single N(0, I) makes the posterior trivially [1.0].
+    """
+    stroke3, note = _fit(drawing_to_stroke3(lines), int(ckpt["max_len"]))
+    image = _image(stroke3, float(ckpt["scale"]))
+    mu, s2 = encode(model, image[None])
+    lat = model.latent
+    dev = lat.alpha.device
+    if model.cfg.objective == "vae":
+        g, label = torch.ones(1), 0
+        note = " ".join(x for x in [note, "VAE checkpoint: one Gaussian N(0, I), the posterior is trivially [1.0]"] if x)
+    else:
+        g = lat.posterior(mu.to(dev))[0].cpu()
+        label = int(lat.labels(mu.to(dev), s2.to(dev))[0])
+    return dict(stroke3=stroke3, image=image, mu=mu[0], s2=s2[0], posterior=g, label=label, note=note)
+
+
+@torch.no_grad()
+def complete(model: IAPix, ckpt: dict, stroke3: np.ndarray, n: int = 1, temperature: float = 0.24,
+             seed: int | None = 0, greedy: bool = False) -> list[np.ndarray]:
+    """sketch-rnn completion: ``n`` continuations of a started drawing, batched -> ``n`` stroke-3 sketches.
+
+    ``stroke3`` (L, 3) in pixel units (truncated to ``N_max``). ``z`` = encoder ``mu`` of the drawing's
+    image; the decoder reads the start token and the user's points teacher-forced (state after the
+    last point), then samples on, the state repeated ``n`` times; each continuation stops at its own
+    ``p_end`` or when the whole sketch reaches ``N_max`` points. Returns the user's rows unchanged
+    followed by each continuation (pixel units; a continuation may be empty).
+    """
+    from iapix.data import to_stroke5
+    from iapix.decoder import sample_point
+
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n: expected a positive integer, got {n!r}")
+    scale, max_len = float(ckpt["scale"]), int(ckpt["max_len"])
+    user, _ = _fit(stroke3, max_len)
+    L, room = len(user), max_len - len(user)
+    if room == 0:
+        return [user.copy() for _ in range(n)]
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    dec = model.decoder
+    was_training = model.training
+    model.eval()
+    try:
+        mu, _ = encode(model, _image(user, scale)[None])
+        z = mu.to(device).expand(n, -1).contiguous()  # [n, D]
+        norm = user * np.array([1.0 / scale, 1.0 / scale, 1.0], np.float32)
+        s5 = torch.from_numpy(to_stroke5([norm], L)[0]).to(device)  # [1, L + 1, 5]: start token + points
+        x = torch.cat([s5[:, :L], z[:1, None].expand(1, L, -1)], -1)  # inputs before the last point
+        _, state = dec.cell(x, dec.init_state(z[:1]))
+        state, point = state.expand(n, -1).contiguous(), s5[:, L].expand(n, -1).contiguous()
+        out = torch.zeros(n, room + 1, 5, device=device)
+        out[:, 0, 2] = 1.0  # a start token, dropped by to_stroke3
+        out[:, 1:, 4] = 1.0
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        for t in range(room):
+            params, state = dec.step(point, z, state)
+            point = sample_point(params, temperature, greedy, gen)
+            done = done | (point[:, 4] > 0.5)
+            out[:, t + 1] = torch.where(done.unsqueeze(1), out[:, t + 1], point)
+            if bool(done.all()):
+                break
+    finally:
+        model.train(was_training)
+    return [np.concatenate([user, c]) if len(c) else user.copy() for c in to_stroke3(out, scale)]

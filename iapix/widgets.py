@@ -17,6 +17,10 @@ callbacks only read widget values and call the functions above, so they run head
 widget's value and read ``explorer.output.outputs``); a bad value (e.g. a component the model does
 not have) is shown as a one-line message in the output instead of a traceback.
 
+:class:`DrawExplorer` does the same for a drawing of your own: a ``SketchPad`` (an anywidget
+``<canvas>``, strokes synced to Python) next to an ``Output`` showing :func:`drawing_panel`
+(input image, posterior, nearest test sketches, reconstructions, variations, completions).
+
 Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot state, nothing to close): a
 notebook displays one when it is a cell's value. Every function also takes ``fig=``, an existing
 figure or sub-figure to draw into, to put two panels side by side (``Figure.subfigures``).
@@ -401,3 +405,268 @@ class Explorer:
         self.error = str(e)
         self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": f"cannot show this: {e}\n"},)
 
+
+
+# ----------------------------------------------------------------------------------------------
+# draw your own: a sketch pad (anywidget) and the explorer of one drawing
+#
+# The pad is a <canvas> in a small ES module (no build step): pointer events (mouse, pen, touch)
+# collect one stroke at a time; when the pointer is lifted the stroke is appended to the synced
+# traitlet ``strokes`` (a list of strokes, each a list of [x, y] canvas points), so Python sees one
+# change per stroke. Clear and Undo buttons edit the same list; Python may also set it (the canvas
+# redraws). anywidget is an optional dependency, imported only when a pad is made.
+
+PAD_ESM = r"""
+function render({ model, el }) {
+  const W = model.get("width"), H = model.get("height");
+  const wrap = document.createElement("div");
+  wrap.className = "iapix-sketchpad";
+  const canvas = document.createElement("canvas");
+  canvas.width = W; canvas.height = H;
+  canvas.style.cssText = "border:1px solid #888;touch-action:none;cursor:crosshair;background:#fff;display:block";
+  const bar = document.createElement("div");
+  const button = (text, cls, onclick) => {
+    const b = document.createElement("button");
+    b.textContent = text; b.className = cls; b.style.marginRight = "6px"; b.onclick = onclick;
+    bar.appendChild(b);
+  };
+  const ctx = canvas.getContext("2d");
+  let current = null;
+  const draw = () => {
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+    ctx.strokeStyle = "#000"; ctx.fillStyle = "#000"; ctx.lineWidth = 3; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    const all = model.get("strokes").concat(current ? [current] : []);
+    for (const s of all) {
+      if (!s.length) continue;
+      if (s.length === 1) { ctx.beginPath(); ctx.arc(s[0][0], s[0][1], 1.5, 0, 2 * Math.PI); ctx.fill(); continue; }
+      ctx.beginPath(); ctx.moveTo(s[0][0], s[0][1]);
+      for (const p of s.slice(1)) ctx.lineTo(p[0], p[1]);
+      ctx.stroke();
+    }
+  };
+  const pos = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [Math.round((e.clientX - r.left) * W / r.width * 10) / 10, Math.round((e.clientY - r.top) * H / r.height * 10) / 10];
+  };
+  const commit = (strokes) => { model.set("strokes", strokes); model.save_changes(); };
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.setPointerCapture(e.pointerId); current = [pos(e)]; draw(); e.preventDefault();
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!current) return;
+    const p = pos(e), q = current[current.length - 1];
+    if (p[0] !== q[0] || p[1] !== q[1]) { current.push(p); draw(); }
+    e.preventDefault();
+  });
+  const finish = () => {
+    if (!current) return;
+    const s = current; current = null;
+    commit(model.get("strokes").concat([s]));
+  };
+  canvas.addEventListener("pointerup", finish);
+  canvas.addEventListener("pointercancel", finish);
+  button("Clear", "iapix-clear", () => commit([]));
+  button("Undo", "iapix-undo", () => commit(model.get("strokes").slice(0, -1)));
+  model.on("change:strokes", draw);
+  wrap.appendChild(canvas); wrap.appendChild(bar); el.appendChild(wrap);
+  draw();
+  return () => model.off("change:strokes", draw);
+}
+export default { render };
+"""
+
+
+@functools.cache
+def _pad_class():
+    """The ``SketchPad`` class (made on first use: anywidget is optional, ``pip install anywidget``)."""
+    try:
+        import anywidget
+        import traitlets
+    except ImportError as e:
+        raise ImportError("SketchPad needs anywidget: pip install 'anywidget>=0.9' (or iapix[notebooks])") from e
+
+    class SketchPad(anywidget.AnyWidget):
+        """A drawing pad: ``strokes`` = list of strokes, each a list of ``[x, y]`` canvas pixels (synced)."""
+
+        _esm = PAD_ESM
+        strokes = traitlets.List([]).tag(sync=True)
+        width = traitlets.Int(320).tag(sync=True)
+        height = traitlets.Int(320).tag(sync=True)
+
+        def __repr__(self) -> str:
+            return f"SketchPad ({len(self.strokes)} strokes; draws in a live Jupyter kernel)"
+
+    return SketchPad
+
+
+def __getattr__(name: str):
+    if name == "SketchPad":
+        return _pad_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def strokes_to_arrays(strokes: Sequence) -> list[np.ndarray]:
+    """The pad's ``strokes`` (lists of ``[x, y]``) -> a list of ``(m, 2)`` float arrays (checked)."""
+    if not isinstance(strokes, (list, tuple)):
+        raise ValueError(f"strokes: expected a list of strokes, got {type(strokes).__name__}")
+    out = []
+    for j, s in enumerate(strokes):
+        a = np.asarray(s, dtype=np.float64)
+        if a.size == 0:
+            continue
+        if a.ndim != 2 or a.shape[1] != 2:
+            raise ValueError(f"stroke {j}: expected a list of [x, y] points, got shape {a.shape}")
+        out.append(a)
+    return out
+
+
+def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
+                       K: int) -> list[str]:
+    """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
+    no test code has the component)."""
+    labels, out = np.asarray(labels), []
+    for k in range(K):
+        cats = np.asarray(categories_of)[labels == k]
+        if len(cats) == 0:
+            out.append("-")
+            continue
+        counts = np.bincount(cats, minlength=len(names))
+        top = "/".join(names[j] for j in np.flatnonzero(counts == counts.max()))  # a tie names all of them
+        out.append(f"{top} {100 * counts.max() / len(cats):.0f}%")
+    return out
+
+
+def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.ndarray], n: int = 4,
+                  n_near: int = 4, temperature: float = 0.24, seed: int | None = 0,
+                  codes: tuple[Tensor, Tensor, Tensor] | None = None, classifier: torch.nn.Module | None = None,
+                  fig: "FigureBase | None" = None) -> tuple["FigureBase", dict]:
+    """Everything about one drawing (canvas polylines): a figure of five rows, and the numbers behind it.
+
+    Rows: (1) the drawing (as the model reads it, pixel units), its 48x48 input, the posterior ``g``
+    over the K Gaussians (each bar labelled with the component's majority test category; dead
+    Gaussians, alpha <= 1e-3, in grey); (2) the ``n_near`` test sketches with the nearest codes
+    (squared distance between ``mu``s, as Ret); (3) ``n`` reconstructions from ``mu``; (4) ``n``
+    variations from the winning Gaussian (the drawing's label); (5) ``n`` completions (the user's
+    strokes in blue). Returns ``(fig, info)``: ``info`` holds :func:`iapix.sample.encode_drawing`'s
+    dict plus ``nearest`` (test indices), ``majority``, ``completions``, ``variations`` and, with a
+    ``classifier``, ``predicted`` (its category for the drawing's image). A VAE checkpoint (one
+    N(0, I), no mixture) and bad drawings raise ``ValueError``.
+    """
+    from iapix.evaluate import predict
+    from iapix.sample import complete, encode_drawing
+
+    if model.cfg.objective == "vae":
+        raise ValueError("this is a VAE checkpoint: its prior is one Gaussian N(0, I), so there is no posterior "
+                         "over components and no 'winning Gaussian' to draw variations from; load an ia or rpcl "
+                         "checkpoint")
+    _check_positive("n", n)
+    _check_positive("n_near", n_near)
+    _check_test(data)
+    info = encode_drawing(model, ckpt, lines)
+    mu_t, _, labels = codes if codes is not None else split_codes(model, data)
+    K, scale, max_len = model.latent.K, ckpt["scale"], ckpt["max_len"]
+    majority = component_majority(labels, data.labels["test"], data.categories, K)
+    nearest = (mu_t - info["mu"][None]).square().sum(1).topk(min(n_near, len(mu_t)), largest=False).indices.numpy()
+    k = info["label"]
+    recon = decode(model, info["mu"][None].expand(n, -1), max_len, scale, temperature, False, seed)
+    variations = from_component(model, k, n, max_len, scale, temperature, False, seed)
+    completions = complete(model, ckpt, info["stroke3"], n, temperature, seed)
+    info.update(nearest=nearest, majority=majority, completions=completions, variations=variations)
+    if classifier is not None:
+        info["predicted"] = data.categories[int(predict(classifier, info["image"][None, None])[0])]
+
+    from matplotlib.figure import Figure
+
+    width = max(n, n_near, 4) * CELL
+    if fig is None:
+        fig = Figure(figsize=(width, 5 * CELL + 1.6), layout="constrained")
+    top, near, rec, var, comp = fig.subfigures(5, 1, height_ratios=[1.3, 1, 1, 1, 1])
+    a_draw, a_img, a_post = top.subplots(1, 3, width_ratios=[1, 1, 2.4])
+    plot_sketch(a_draw, info["stroke3"], color="tab:blue", title="your drawing")
+    plot_image(a_img, info["image"], title="48x48 input")
+    g = info["posterior"].numpy()
+    alpha = model.latent.alpha.float().cpu().numpy()
+    colors = ["tab:orange" if j == k else ("lightgrey" if alpha[j] <= DEAD else "tab:blue") for j in range(K)]
+    a_post.bar(range(K), g, color=colors)
+    a_post.set_ylim(0, 1.05)
+    a_post.set_xticks(range(K), [f"{j}: {majority[j]}" + ("\n(dead)" if alpha[j] <= DEAD else "")
+                                 for j in range(K)], fontsize=7)
+    a_post.tick_params(axis="y", labelsize=7)
+    a_post.set_title(f"posterior g (label {k}, orange)", fontsize=8)
+    for j, v in enumerate(g):
+        a_post.text(j, v + 0.02, f"{v:.2g}", ha="center", fontsize=7)
+    _, axes = _grid(near, len(nearest), max(n, n_near))
+    for ax, i in zip(axes, nearest):
+        plot_sketch(ax, _pixels(data, scale, int(i)), color="tab:green",
+                    title=f"{data.categories[data.labels['test'][i]]} #{i}")
+    near.suptitle("nearest test sketches (code distance)", fontsize=8)
+    for sub, sketches, what in ((rec, recon, "from mu"), (var, variations, f"Gaussian {k}")):
+        _, axes = _grid(sub, n, max(n, n_near))
+        for j, (ax, s) in enumerate(zip(axes, sketches)):
+            plot_sketch(ax, s, title=f"{what} {j + 1}")
+    rec.suptitle("reconstructions from mu", fontsize=8)
+    var.suptitle(f"variations: z ~ N(m_{k}, v_{k}), {alpha_text(model, k)}", fontsize=8)
+    _, axes = _grid(comp, n, max(n, n_near))
+    for j, (ax, s) in enumerate(zip(axes, completions)):
+        plot_sketch(ax, s, title=f"completion {j + 1}")
+        plot_sketch(ax, info["stroke3"], color="tab:blue")
+    comp.suptitle("completions (yours in blue)", fontsize=8)
+    extra = [f"classifier: {info['predicted']}"] if "predicted" in info else []
+    extra += [info["note"]] if info["note"] else []
+    fig.suptitle("; ".join([f"{len(info['stroke3'])} points, label {k} ({majority[k]})", *extra,
+                            _how(temperature, False, seed)]), fontsize=9)
+    return fig, info
+
+
+class DrawExplorer:
+    """Draw on a pad, see what the model makes of it (:func:`drawing_panel` on every change).
+
+    ``DrawExplorer(model, ckpt, data).widget`` is the box to display: a :class:`SketchPad` and an
+    ``Output``. Each change of the pad's ``strokes`` calls :meth:`update`, which also runs headless
+    (tests call it with a list of strokes); a bad drawing (empty pad, a single dot) or a VAE
+    checkpoint shows a one-line message in the output. ``info`` / ``figure`` / ``error`` keep the last
+    result, ``renders`` counts the figures.
+    """
+
+    def __init__(self, model: IAPix, ckpt: dict, data: Prepared, classifier: torch.nn.Module | None = None,
+                 n: int = 4, temperature: float = 0.24, seed: int = 0, dpi: int = 72, size: int = 320) -> None:
+        import ipywidgets as W
+
+        _check_test(data)
+        self.model, self.ckpt, self.data, self.classifier = model, ckpt, data, classifier
+        self.n, self.temperature, self.seed, self.dpi = n, temperature, seed, dpi
+        self.codes = split_codes(model, data)
+        self.info: dict | None = None
+        self.figure: FigureBase | None = None
+        self.error: str | None = None
+        self.renders = 0
+        self.pad = _pad_class()(width=size, height=size)
+        self.output = W.Output()
+        self.pad.observe(self._on_strokes, names="strokes")
+        header = W.HTML(f"<b>{model.cfg.objective}</b> model, K = {model.latent.K}: draw a "
+                        f"{' or a '.join(ckpt['categories'])} (Undo / Clear below the pad)")
+        self.widget = _box_class()([header, W.HBox([self.pad, self.output])])
+        self._message("draw something on the pad")
+
+    def _on_strokes(self, change: dict) -> None:
+        self.update(change["new"])
+
+    def update(self, strokes: Sequence) -> dict | None:
+        """Show everything for ``strokes`` (the pad's format) in ``output``; returns the info dict or ``None``."""
+        try:
+            fig, info = drawing_panel(self.model, self.ckpt, self.data, strokes_to_arrays(strokes), self.n,
+                                      temperature=self.temperature, seed=self.seed, codes=self.codes,
+                                      classifier=self.classifier)
+        except ValueError as e:
+            self.info, self.figure, self.error = None, None, str(e)
+            self._message(f"cannot use this drawing: {e}", "stderr")
+            return None
+        self.info, self.figure, self.error = info, fig, None
+        self.renders += 1
+        png = base64.b64encode(figure_png(fig, self.dpi)).decode("ascii")
+        self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": png, "text/plain": suptitle(fig)}},)
+        return info
+
+    def _message(self, text: str, name: str = "stdout") -> None:
+        self.output.outputs = ({"output_type": "stream", "name": name, "text": text + "\n"},)
