@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
+# CPU wheels (a plain PyPI `torch` on Linux is a multi-GB CUDA build); unreachable -> PyPI / local wheels
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: demo test test-browser venv data bench clean
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 		$(PYTHON) -m venv --system-site-packages $(VENV); \
 	else \
 		$(PYTHON) -m venv $(VENV) && \
-		$(PY) -m pip install -q --extra-index-url https://download.pytorch.org/whl/cpu "$(TORCH)"; \
+		$(PY) -m pip install -q --retries 1 --timeout 15 --extra-index-url $(TORCH_INDEX) "$(TORCH)"; \
 	fi
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $@
