@@ -24,7 +24,6 @@ Goal: >= 50x faster than the reference and 70 000 sketches in < 30 s.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -76,7 +76,7 @@ def main() -> None:
             for c in args.configs for a in args.amp for k in compiles]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", {torch.cuda.get_device_name()}" if args.device.startswith("cuda") else ""))
-    print(f"| config | device | amp | compile | batch | N_max | step (s) | batch prep (s) | sketches/s |")
+    print("| config | device | amp | compile | batch | N_max | step (s) | batch prep (s) | sketches/s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['compile']} | {r['batch']} | {r['N_max']} | "

@@ -167,8 +167,9 @@ def _lstm_update(
 class _RecurrentCell(nn.Module):
     """Shared driver: a per-forward input projection, then a Python loop over ``_recur``.
 
-    Subclasses define ``state_size``, ``_project`` (time-major input projections, one matrix
-    product each), ``_recur`` (one step from the projected input) and the state split/join.
+    Subclasses define ``_project`` (time-major input projections, one matrix product each) and
+    ``_recur`` (one step from the projected input); a cell whose state is not ``[h, c]`` also
+    overrides ``state_size`` and ``_split``.
     """
 
     input_size: int
@@ -179,10 +180,10 @@ class _RecurrentCell(nn.Module):
         super().__init__()
         self._recur_fn: Callable[..., tuple[Tensor, State]] = self._recur
 
-    # -- to be defined by subclasses -----------------------------------------------------------
+    # -- to be defined by subclasses (the defaults fit a plain ``[h, c]`` state) ----------------
     @property
     def state_size(self) -> int:
-        raise NotImplementedError
+        return 2 * self.hidden_size
 
     def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
@@ -191,7 +192,7 @@ class _RecurrentCell(nn.Module):
         raise NotImplementedError
 
     def _split(self, state: Tensor) -> State:
-        raise NotImplementedError
+        return tuple(state.split(self.hidden_size, 1))  # h, c
 
     # -- shared --------------------------------------------------------------------------------
     def compile_step(self, **kwargs) -> _RecurrentCell:
@@ -270,13 +271,6 @@ class LSTMCell(_RecurrentCell):
         self.weight_h = nn.Parameter(_orthogonal_blocks(hidden_size, hidden_size, 4))
         self.bias = nn.Parameter(torch.zeros(4 * hidden_size))
 
-    @property
-    def state_size(self) -> int:
-        return 2 * self.hidden_size
-
-    def _split(self, state: Tensor) -> State:
-        return tuple(state.split(self.hidden_size, 1))  # h, c
-
     def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
         return (torch.addmm(self.bias, x_tm.flatten(0, 1), self.weight_x).view(*x_tm.shape[:2], -1),)
 
@@ -300,13 +294,6 @@ class LayerNormLSTMCell(_RecurrentCell):
         self.ln_beta = nn.Parameter(torch.zeros(4, H))
         self.ln_c_gamma = nn.Parameter(torch.ones(H))
         self.ln_c_beta = nn.Parameter(torch.zeros(H))
-
-    @property
-    def state_size(self) -> int:
-        return 2 * self.hidden_size
-
-    def _split(self, state: Tensor) -> State:
-        return tuple(state.split(self.hidden_size, 1))  # h, c
 
     def _project(self, x_tm: Tensor) -> tuple[Tensor, ...]:
         return (x_tm @ self.weight_x,)

@@ -235,6 +235,8 @@ def drawing_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
     """
     from iapix.data import lines_to_stroke3, simplify_lines
 
+    if not isinstance(lines, (list, tuple)):
+        raise ValueError(f"strokes: expected a list of strokes, got {type(lines).__name__}")
     clean = []
     for j, line in enumerate(lines):
         a = np.asarray(line, dtype=np.float64)

@@ -505,21 +505,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def strokes_to_arrays(strokes: Sequence) -> list[np.ndarray]:
-    """The pad's ``strokes`` (lists of ``[x, y]``) -> a list of ``(m, 2)`` float arrays (checked)."""
-    if not isinstance(strokes, (list, tuple)):
-        raise ValueError(f"strokes: expected a list of strokes, got {type(strokes).__name__}")
-    out = []
-    for j, s in enumerate(strokes):
-        a = np.asarray(s, dtype=np.float64)
-        if a.size == 0:
-            continue
-        if a.ndim != 2 or a.shape[1] != 2:
-            raise ValueError(f"stroke {j}: expected a list of [x, y] points, got shape {a.shape}")
-        out.append(a)
-    return out
-
-
 def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
                        K: int) -> list[str]:
     """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
@@ -654,7 +639,7 @@ class DrawExplorer:
     def update(self, strokes: Sequence) -> dict | None:
         """Show everything for ``strokes`` (the pad's format) in ``output``; returns the info dict or ``None``."""
         try:
-            fig, info = drawing_panel(self.model, self.ckpt, self.data, strokes_to_arrays(strokes), self.n,
+            fig, info = drawing_panel(self.model, self.ckpt, self.data, strokes, self.n,
                                       temperature=self.temperature, seed=self.seed, codes=self.codes,
                                       classifier=self.classifier)
         except ValueError as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import torch
 
 from iapix import data as D
-from iapix.embedded import SOURCES, build, load_source
+from iapix.embedded import build, load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

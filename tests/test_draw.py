@@ -10,22 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from iapix.data import prepare, read_ndjson
+from iapix.data import read_ndjson
 from iapix.model import Config, IAPix
 from iapix.plot import strokes_to_lines
 from iapix.sample import complete, drawing_to_stroke3, encode, encode_drawing
-from iapix.train import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-CKPT = ROOT / "checkpoints" / "catpig-small-ia.pt"
 
 
 @pytest.fixture(scope="module")
-def trained():
-    torch.set_num_threads(1)
-    model, ckpt = load_model(CKPT)
-    data = prepare(["cat", "pig"], ROOT / "data", limit=8, scale=ckpt["scale"], max_len=ckpt["max_len"])
-    return model, ckpt, data
+def trained(shipped_ia):
+    return shipped_ia
 
 
 def canvas_lines(data, ckpt, i: int, zoom: float = 1.7) -> list[np.ndarray]:

@@ -10,21 +10,15 @@ import pytest
 import torch
 
 from iapix import widgets as Wd
-from iapix.data import prepare
 from iapix.plot import strokes_to_lines
 from iapix.sample import decode
-from iapix.train import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-CKPT = ROOT / "checkpoints" / "catpig-small-ia.pt"
 
 
 @pytest.fixture(scope="module")
-def trained():
-    torch.set_num_threads(1)
-    model, ckpt = load_model(CKPT)
-    data = prepare(["cat", "pig"], ROOT / "data", limit=16, scale=ckpt["scale"], max_len=ckpt["max_len"])
-    return model, ckpt, data
+def trained(shipped_ia):
+    return shipped_ia
 
 
 def lines_of(ax) -> list[np.ndarray]:
