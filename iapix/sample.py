@@ -94,11 +94,18 @@ def conditional(model: IAPix, images: Tensor | np.ndarray, max_len: int, scale: 
     return decode(model, z, max_len, scale, temperature, greedy, seed)
 
 
+def check_component(model: IAPix, k: int) -> int:
+    """``k`` as an int if the model has Gaussian ``k``, else a ``ValueError`` naming the valid range."""
+    K = model.latent.K
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= int(k) < K:
+        raise ValueError(f"component {k!r}: this model has {K} Gaussians (0..{K - 1})")
+    return int(k)
+
+
 def component_codes(model: IAPix, k: int, n: int, seed: int | None = None) -> Tensor:
     """``n`` codes drawn from Gaussian ``k``: ``z ~ N(m_k, diag(v_k))`` -> ``[n, z_dim]``."""
     lat = model.latent
-    if not 0 <= k < lat.K:
-        raise ValueError(f"component {k}: this model has {lat.K} Gaussians (0..{lat.K - 1})")
+    k = check_component(model, k)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     m, v = lat.means[k].float().cpu(), lat.variances[k].float().cpu()
     return m + v.sqrt() * torch.randn(n, m.numel(), generator=gen)
@@ -118,9 +125,7 @@ def interpolate(z_a: Tensor, z_b: Tensor, steps: int) -> Tensor:
 
 def interpolate_components(model: IAPix, k_a: int, k_b: int, steps: int) -> Tensor:
     """Codes from the mean of Gaussian ``k_a`` to the mean of ``k_b``."""
-    for k in (k_a, k_b):
-        if not 0 <= k < model.latent.K:
-            raise ValueError(f"component {k}: this model has {model.latent.K} Gaussians")
+    k_a, k_b = check_component(model, k_a), check_component(model, k_b)
     return interpolate(model.latent.means[k_a].cpu(), model.latent.means[k_b].cpu(), steps)
 
 

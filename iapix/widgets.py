@@ -42,7 +42,7 @@ from torch import Tensor
 from iapix.data import Prepared
 from iapix.model import IAPix
 from iapix.plot import plot_image, plot_sketch
-from iapix.sample import decode, encode, from_component, interpolate_components
+from iapix.sample import check_component, decode, encode, from_component, interpolate_components
 
 if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
@@ -53,14 +53,6 @@ DEAD = 1e-3  # a Gaussian with alpha_k <= DEAD is "dead" (as the training log's 
 
 # ----------------------------------------------------------------------------------------------
 # checks and small helpers
-
-
-def check_component(model: IAPix, k: int) -> int:
-    """``k`` as an int if the model has Gaussian ``k``, else a ``ValueError`` naming the valid range."""
-    K = model.latent.K
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= int(k) < K:
-        raise ValueError(f"component {k!r}: this model has {K} Gaussians (0..{K - 1})")
-    return int(k)
 
 
 def _check_test(data: Prepared, index: int | None = None) -> int:
