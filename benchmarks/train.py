@@ -1,12 +1,24 @@
-"""Training throughput (sketches per second) of the whole model, run by hand.
+"""Training throughput (sketches per second) of the whole model, and the ratio to the reference step.
 
 One step = what ``iapix.train.Trainer`` does per batch: GMM update, every loss term, backward,
 elementwise clip, Adam -- on real batches of the embedded cat/pig data (augmentation included in
-the batch preparation, which is timed separately). Prints a table per (config, device, dtype,
-compile) setting; the first ``--warmup`` steps are not timed.
+the batch preparation, which is timed separately and counted in sketches/s).
 
-    python benchmarks/train.py                                  # small on CPU
-    python benchmarks/train.py --configs small paper --device cuda --amp none bf16 --compile both
+Two ways to make the batches, over the same sketches, in the same process:
+
+* ``reference``: random batches, each padded to N_max (the reference code, and iapix before
+  ``Config.group_by_length``);
+* ``grouped``: the Trainer's default, batches grouped by length (:func:`iapix.train.group_by_length`),
+  each padded to its own longest sketch + an end token (SPEC §7 "training batches").
+
+Both are timed in two phases of an ``ia`` run: ``warm-up`` (the image decoder and its L1 loss on, the
+first ``image_epochs`` epochs) and ``main`` (image loss off); an ``rpcl`` run is always in the warm-up
+phase's shape (its MSE image loss stays on). The steps alternate between the two ways so that a
+change in machine load hits both. Prints one table and the ratio ``grouped / reference`` of
+sketches per second per phase.
+
+    python benchmarks/train.py --threads 1                        # small on CPU
+    python benchmarks/train.py --configs small paper --device cuda --amp none bf16
 """
 
 from __future__ import annotations
@@ -15,46 +27,66 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from iapix.data import prepare
 from iapix.model import IAPix, learning_rate, preset
+from iapix.train import group_by_length
 
 
-def bench(config: str, device: str, amp: str, compile_: bool, steps: int, warmup: int, batch_size: int | None,
-          data) -> dict:
+def make_batches(ds, batch_size: int, n: int, grouped: bool, seed: int = 0) -> list[np.ndarray]:
+    """``n`` batches of training indices: random, or regrouped by length as the Trainer does."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    lengths = np.array([len(s) for s in ds.strokes])
+    while len(out) < n:
+        order = rng.permutation(len(ds))
+        one_pass = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+        out += group_by_length(one_pass, lengths, rng) if grouped else one_pass
+    return out[:n]
+
+
+def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_size: int | None, data) -> list[dict]:
     cfg = preset(config, **({"batch_size": batch_size} if batch_size else {}))
     torch.manual_seed(0)
     model = IAPix(cfg).to(device).train()
-    if compile_:
-        model.decoder.cell.compile_step()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ds = data.dataset("train", augment=True)
-    n = len(ds) // cfg.batch_size
-    prep, times = [], []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        idx = range((i % n) * cfg.batch_size, (i % n + 1) * cfg.batch_size)
-        batch = [t.to(device) for t in ds.collate([ds[j] for j in idx])]
-        t1 = time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = learning_rate(cfg, i)
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp == "bf16"):
-            out = model(batch[0], batch[1], batch[2], step=i, epoch=0)
-        opt.zero_grad(set_to_none=True)
-        out["total"].backward()
-        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t2 = time.perf_counter()
-        if i >= warmup:
-            prep.append(t1 - t0)
-            times.append(t2 - t1)
-    step = statistics.median(times)
-    return {"config": config, "device": device, "amp": amp, "compile": compile_, "batch": cfg.batch_size,
-            "N_max": data.max_len, "step_s": step, "prep_s": statistics.median(prep),
-            "sketches_per_s": cfg.batch_size / (step + statistics.median(prep))}
+    n = warmup + steps
+    ways = {"reference": make_batches(ds, cfg.batch_size, n, False), "grouped": make_batches(ds, cfg.batch_size, n, True)}
+    rows = []
+    for phase, epoch in (("warm-up", 0), ("main", cfg.image_epochs)):
+        times = {w: [] for w in ways}
+        prep = {w: [] for w in ways}
+        tokens = {w: [] for w in ways}
+        for i in range(n):
+            for way, batches in ways.items():
+                t0 = time.perf_counter()
+                items = [ds[j] for j in batches[i]]
+                batch = [t.to(device) for t in ds.collate(items, pad_to_longest=way == "grouped")]
+                t1 = time.perf_counter()
+                for g in opt.param_groups:
+                    g["lr"] = learning_rate(cfg, i)
+                with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+                    out = model(batch[0], batch[1], batch[2], step=i, epoch=epoch)
+                opt.zero_grad(set_to_none=True)
+                out["total"].backward()
+                torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t2 = time.perf_counter()
+                if i >= warmup:
+                    prep[way].append(t1 - t0)
+                    times[way].append(t2 - t1)
+                    tokens[way].append(batch[0].shape[1] - 1)
+        for way in ways:
+            step, p = statistics.median(times[way]), statistics.median(prep[way])
+            rows.append({"config": config, "device": device, "amp": amp, "phase": phase, "way": way,
+                         "batch": cfg.batch_size, "T": float(np.mean(tokens[way])), "step_s": step, "prep_s": p,
+                         "sketches_per_s": cfg.batch_size / (step + p)})
+    return rows
 
 
 def main() -> None:
@@ -62,8 +94,7 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=["small"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16"])
-    ap.add_argument("--compile", default="off", choices=["off", "on", "both"])
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -71,16 +102,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = prepare(["cat", "pig"], "data")
-    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    rows = [bench(c, args.device, a, k, args.steps, args.warmup, args.batch_size, data)
-            for c in args.configs for a in args.amp for k in compiles]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-          + (f", {torch.cuda.get_device_name()}" if args.device.startswith("cuda") else ""))
-    print("| config | device | amp | compile | batch | N_max | step (s) | batch prep (s) | sketches/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = [r for c in args.configs for a in args.amp for r in bench(c, args.device, a, args.steps, args.warmup,
+                                                                      args.batch_size, data)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, CPU kernels "
+          f"{torch.backends.cpu.get_cpu_capability()}" + (f", {torch.cuda.get_device_name()}"
+                                                          if args.device.startswith("cuda") else ""))
+    print(f"N_max {data.max_len}; T = mean decoder steps per batch; median of {args.steps} steps each")
+    print("| config | device | amp | phase | batches | batch | T | step (s) | batch prep (s) | sketches/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    base = {}
     for r in rows:
-        print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['compile']} | {r['batch']} | {r['N_max']} | "
-              f"{r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} |")
+        key = (r["config"], r["device"], r["amp"], r["phase"])
+        if r["way"] == "reference":
+            base[key] = r["sketches_per_s"]
+        ratio = r["sketches_per_s"] / base[key]
+        print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['phase']} | {r['way']} | {r['batch']} | {r['T']:.0f} | "
+              f"{r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

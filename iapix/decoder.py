@@ -57,21 +57,11 @@ product with the main cell's ``W_h h_{t-1}`` (``HyperLSTMCell.weight_hh`` holds 
 list and stacked once; inputs are ``unbind``-ed once (indexing a tensor per step would make
 backward quadratic in T).
 
-``HyperLSTMCell.forward`` runs the whole sequence through ``_FusedHyperLSTM``, an autograd Function
-with a hand-written backward through time: no per-op autograd graph, layer norms through
-``native_layer_norm(_backward)``, activations written in place, weight gradients accumulated with
-``addmm_``/``baddbmm_``, per-step saved tensors (big ``[T, ...]`` buffers would be mapped afresh by
-the allocator on every call: page faults cost ~30% of a step), ``tanh`` as ``2 sigmoid(2x) - 1``
-(``torch.tanh`` is several times slower than ``sigmoid`` on the CPUs tried). Its values and
-gradients equal the step-by-step autograd path ``_recur`` (float64 test, and ``gradcheck``). It
-is used unless ``cell.fused = False``, autocast is on (bf16 AMP keeps the autograd path, which
-autocast handles op by op), or ``compile_step`` was called. No double backward.
-Measured (``benchmarks/decoder.py``, 1 CPU thread, fp32, batch 128, training step of the whole
-decoder, ratio to the same pipeline with ``torch.nn.LSTM``/oneDNN): paper size (H 2048, hyper 256,
-embed 32) 1.35-1.5x; small size (H 512, hyper 64, embed 32) ~1.7x. The floor is set by the extra
-matrix products: the hyper cell's share of ``W_h h`` (+12.5%) and the embeddings
-(``12 * embed_size / (4 H)``: +19% at H 512, +5% at H 2048); the rest is memory traffic of the
-pointwise ops.
+The fast path: ``HyperLSTMCell.forward`` runs a teacher-forced sequence through
+:func:`iapix.fused_hyperlstm.fused_sequence` (a hand-written backward through time, same values and
+gradients) when ``cell.fused`` is True -- the one switch, like nanoGPT's ``if self.flash`` -- and
+neither autocast nor ``compile_step`` is on; otherwise through the readable step-by-step
+``_recur`` below, which is also what generation uses.
 
 ``torch.compile``: the modules run eagerly by default. ``cell.compile_step(**kwargs)`` wraps only
 the per-step function ``_recur`` in ``torch.compile`` (the Python loop stays outside, so the graph
@@ -93,6 +83,12 @@ multiplied by ``tau`` (covariance by ``tau^2``), as sketch-rnn (which passes ``s
 function that multiplies sigma by its argument squared). Greedy: arg-max component, its means,
 arg-max pen state.
 
+Offset loss (SPEC §7 "offset loss", ours): the exact ``-log sum_j pi_j N_j`` as a log-sum-exp in
+float32, with ``1 - rho^2`` floored at ``RHO_EPS``. The reference computes ``-log(sum_j pi_j N_j + 1e-6)``:
+the ``1e-6`` caps each point's loss near 13.8 nats, and a point the mixture fits badly then gives
+almost no gradient -- exactly the points the model most needs to learn. In log space nothing
+underflows, so no such guard is needed.
+
 Departures from SPEC/sketch-rnn (deliberate): the initial-state layer ``z -> state`` starts with
 weights ``N(0, 0.001^2)`` and bias 0 (sketch-rnn's ``super_linear(..., 'gaussian', 0.001)``), so
 the initial state starts near 0; the MDN output layer uses PyTorch's default ``nn.Linear`` init.
@@ -113,6 +109,7 @@ LN_EPS = 1e-3  # sketch-rnn's layer_norm / layer_norm_all epsilon
 FORGET_BIAS = 1.0
 HYPER_INIT_SCALE = 0.1  # initial value of every hyper scale (sketch-rnn's init_gamma)
 RHO_EPS = 1e-6  # floor of 1 - rho^2 in the bivariate normal density
+DEFAULT_TEMPERATURE = 0.24  # the papers' sampling temperature tau (SPEC §5)
 LOG_2PI = math.log(2.0 * math.pi)
 
 State = tuple[Tensor, ...]
@@ -306,161 +303,6 @@ class LayerNormLSTMCell(_RecurrentCell):
         return h, (h, c)
 
 
-# ---------------------------------------------------------------------------------------------
-# fused HyperLSTM sequence: the whole teacher-forced recurrence as one autograd Function with a
-# hand-written backward through time (no per-op autograd graph, far fewer temporaries). Saved
-# tensors are per step (a few MB each) rather than [T, ...] buffers: the allocator then reuses
-# freed blocks instead of mapping fresh pages on every call, which cost ~30% of a step on CPU.
-
-_sigmoid_bwd = torch.ops.aten.sigmoid_backward
-_tanh_bwd = torch.ops.aten.tanh_backward
-_ln_bwd = torch.ops.aten.native_layer_norm_backward
-_CORE_SAVED = 9  # tensors _core_forward keeps for _core_backward
-
-
-def _tanh_(x: Tensor, doubled: bool = False) -> Tensor:
-    """In-place ``tanh(x) = 2 sigmoid(2x) - 1`` (``x`` already doubled if ``doubled``): on the CPUs
-    tried here ``torch.tanh`` is several times slower than ``torch.sigmoid``."""
-    return (x if doubled else x.mul_(2.0)).sigmoid_().mul_(2.0).sub_(1.0)
-
-
-def _core_forward(
-    P: Tensor, gate_dim: int, gamma: Tensor, beta: Tensor, c_prev: Tensor, ln_c: tuple[Tensor, Tensor],
-    mask: Tensor | None,
-) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """Layer-norm LSTM update from gate pre-activations ``P`` (gates on ``gate_dim``, LN over the last dim).
-
-    Returns ``(h, c, saved)``; ``saved = [P, N, mean, rstd, act, c, mean_c, rstd_c, ty]`` (N = LN(P)) with
-    ``act`` [4, B, H] = (sigmoid(i), tanh(g) unmasked, sigmoid(f + 1), sigmoid(o)), ``ty = tanh(LN(c))``.
-    """
-    H = P.shape[-1]
-    N, mean, rstd = torch.native_layer_norm(P, [H], None, None, LN_EPS)
-    i, g, f, o = torch.addcmul(beta, N, gamma).unbind(gate_dim)
-    act = P.new_empty(4, *i.shape)
-    torch.sigmoid(i, out=act[0])
-    _tanh_(torch.mul(g, 2.0, out=act[1]), doubled=True)
-    torch.sigmoid(f.add_(FORGET_BIAS), out=act[2])
-    torch.sigmoid(o, out=act[3])
-    c = torch.addcmul(c_prev * act[2], act[0] if mask is None else act[0] * mask, act[1])
-    y, mean_c, rstd_c = torch.native_layer_norm(c, [H], ln_c[0], ln_c[1], LN_EPS)
-    ty = _tanh_(y)
-    return ty * act[3], c, [P, N, mean, rstd, act, c, mean_c, rstd_c, ty]
-
-
-def _core_backward(
-    dh: Tensor, dc: Tensor, saved: list[Tensor], gate_dim: int, gamma: Tensor, c_prev: Tensor,
-    ln_c: tuple[Tensor, Tensor], mask: Tensor | None, acc: tuple[Tensor, ...],
-) -> tuple[Tensor, Tensor]:
-    """Backward of ``_core_forward``. dh, dc [B, H]: gradients w.r.t. its new h and c.
-
-    Returns ``(dP, dc_prev)``. Adds into ``acc`` = (dG * N and dG, summed over the batch at the end
-    into d gamma and d beta; d gamma and d beta of LN(c)).
-    """
-    P, N, mean, rstd, act, c, mean_c, rstd_c, ty = saved
-    H = P.shape[-1]
-    ig, gt, fg, og = act.unbind(0)
-    dy = _tanh_bwd(dh * og, ty)
-    dc_y, dgc, dbc = _ln_bwd(dy, c, [H], mean_c, rstd_c, ln_c[0], ln_c[1], [True, True, True])
-    acc[2].add_(dgc)
-    acc[3].add_(dbc)
-    dc = dc_y.add_(dc)
-    dG = torch.empty_like(P)
-    dGi, dGg, dGf, dGo = dG.unbind(gate_dim)
-    _sigmoid_bwd.grad_input(dc * (gt if mask is None else gt * mask), ig, grad_input=dGi)
-    _tanh_bwd.grad_input(dc * (ig if mask is None else ig * mask), gt, grad_input=dGg)
-    _sigmoid_bwd.grad_input(dc * c_prev, fg, grad_input=dGf)
-    _sigmoid_bwd.grad_input(dh * ty, og, grad_input=dGo)
-    acc[0].addcmul_(dG, N)
-    acc[1].add_(dG)
-    dP = _ln_bwd(dG.mul_(gamma), P, [H], mean, rstd, None, None, [True, False, False])[0]
-    return dP, dc.mul_(fg)
-
-
-class _FusedHyperLSTM(torch.autograd.Function):
-    """HyperLSTM over a whole sequence; inputs time-major. ``HyperLSTMCell._recur`` is the same
-    computation written step by step with autograd (the tests compare the two)."""
-
-    @staticmethod
-    def forward(ctx, xw, xh, masks, h0, hh0, c0, hc0, w_hh, w_hyh, hg, hb, hcg, hcb, wz, bz, wa, bias, g, b, cg, cb):
-        T, B, _ = xw.shape
-        H, Hh, E = h0.shape[1], hh0.shape[1], wa.shape[1]
-        bz_full = torch.cat([bz, bz.new_zeros(4 * E)])
-        g4, b4, bias4 = g.view(4, 1, H), b.view(4, 1, H), bias.view(4, 1, H)
-        h, hh, c, hc = h0, hh0, c0, hc0
-        hs, saved = [], []
-        for t in range(T):
-            step = [h, hh, c, hc]
-            A = h @ w_hh  # [B, 4H + 4Hh]: main W_h h and the hyper cell's h-part
-            ph = torch.add(xh[t], A[:, 4 * H :]).addmm_(hh, w_hyh).view(B, 4, Hh)
-            hh, hc, sv_h = _core_forward(ph, 1, hg, hb, hc, (hcg, hcb), None)
-            Z = torch.addmm(bz_full, hh, wz)  # [B, 12E]
-            zt = Z.view(B, 12, E).transpose(0, 1)
-            S = torch.bmm(zt[:8], wa[:8])  # [8, B, H]: scales of W_x x, W_h h
-            P = torch.baddbmm(bias4, zt[8:], wa[8:])  # beta + b, [4, B, H]
-            P.addcmul_(S[:4], xw[t].view(B, 4, H).transpose(0, 1))
-            P.addcmul_(S[4:], A[:, : 4 * H].view(B, 4, H).transpose(0, 1))
-            h, c, sv = _core_forward(P, 0, g4, b4, c, (cg, cb), None if masks is None else masks[t])
-            hs.append(h)
-            saved += step + [A, Z, S, hh] + sv_h + sv
-        ctx.T = T
-        # saved tensors (unlike ctx attributes) are freed as soon as backward has run
-        ctx.save_for_backward(xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb, *saved)
-        return torch.stack(hs, 1), hh, c, hc  # [B, T, H]
-
-    @staticmethod
-    def backward(ctx, d_hs, d_hhT, d_cT, d_hcT):
-        xw, masks, w_hh, w_hyh, hg, hcg, hcb, wz, wa, g4, cg, cb, *saved = ctx.saved_tensors
-        T, n = ctx.T, len(saved) // ctx.T
-        B, H = xw.shape[1], g4.shape[-1]
-        Hh, E = w_hyh.shape[0], wa.shape[1]
-        zeros = xw.new_zeros
-        dh = zeros(B, H)
-        dhh = zeros(B, Hh) if d_hhT is None else d_hhT.clone()
-        dc = zeros(B, H) if d_cT is None else d_cT.clone()
-        dhc = zeros(B, Hh) if d_hcT is None else d_hcT.clone()
-        dxw, dxh = xw.new_empty(xw.shape), xw.new_empty(T, B, 4 * Hh)
-        d_w_hh, d_w_hyh, d_wz, d_wa = (torch.zeros_like(w) for w in (w_hh, w_hyh, wz, wa))
-        d_bz = zeros(12 * E)
-        acc = (zeros(4, B, H), zeros(4, B, H), zeros(H), zeros(H))
-        acch = (zeros(B, 4, Hh), zeros(B, 4, Hh), zeros(Hh), zeros(Hh))
-        acc_dP = zeros(4, B, H)  # for the static bias b
-        wa_t = wa.transpose(1, 2)
-        for t in range(T - 1, -1, -1):
-            h_prev, hh_prev, c_prev, hc_prev, A, Z, S, hh, *sv = saved[t * n : (t + 1) * n]
-            sv_h, sv = sv[:_CORE_SAVED], sv[_CORE_SAVED:]
-            if d_hs is not None:
-                dh = dh + d_hs[:, t]
-            # main cell
-            dP, dc = _core_backward(dh, dc, sv, 0, g4, c_prev, (cg, cb), None if masks is None else masks[t], acc)
-            dA = torch.empty_like(A)
-            dS = xw.new_empty(12, B, H)
-            torch.mul(dP, S[:4], out=dxw[t].view(B, 4, H).transpose(0, 1))
-            torch.mul(dP, S[4:], out=dA[:, : 4 * H].view(B, 4, H).transpose(0, 1))
-            torch.mul(dP, xw[t].view(B, 4, H).transpose(0, 1), out=dS[:4])
-            torch.mul(dP, A[:, : 4 * H].view(B, 4, H).transpose(0, 1), out=dS[4:8])
-            dS[8:].copy_(dP)
-            acc_dP.add_(dP)
-            # embeddings
-            dZ = torch.bmm(dS, wa_t).transpose(0, 1).reshape(B, 12 * E)
-            d_wa.baddbmm_(Z.view(B, 12, E).permute(1, 2, 0), dS)
-            d_wz.addmm_(hh.t(), dZ)
-            d_bz.add_(dZ.sum(0))
-            dhh = dhh.addmm_(dZ, wz.t())
-            # hyper cell
-            dPh, dhc = _core_backward(dhh, dhc, sv_h, 1, hg, hc_prev, (hcg, hcb), None, acch)
-            dPh = dPh.view(B, 4 * Hh)
-            dxh[t].copy_(dPh)
-            dA[:, 4 * H :].copy_(dPh)
-            d_w_hyh.addmm_(hh_prev.t(), dPh)
-            d_w_hh.addmm_(h_prev.t(), dA)
-            dhh = dPh @ w_hyh.t()
-            dh = dA @ w_hh.t()
-        return (
-            dxw, dxh, None, dh, dhh, dc, dhc, d_w_hh, d_w_hyh, acch[0].sum(0), acch[1].sum(0), acch[2], acch[3],
-            d_wz, d_bz[: 8 * E], d_wa, acc_dP.sum(1).reshape(4 * H), acc[0].sum(1), acc[1].sum(1), acc[2], acc[3],
-        )
-
-
 class HyperLSTMCell(_RecurrentCell):
     """Layer-norm HyperLSTM (Ha et al. 2016, sketch-rnn's ``HyperLSTMCell``); see the module docstring.
 
@@ -504,7 +346,7 @@ class HyperLSTMCell(_RecurrentCell):
         wa = torch.full((12, E, H), HYPER_INIT_SCALE / E)
         wa[8:] = 0.0
         self.embed_out = nn.Parameter(wa)
-        self.fused = True  # forward through _FusedHyperLSTM (False: the step-by-step autograd path)
+        self.fused = True  # forward through iapix.fused_hyperlstm (False: the step-by-step autograd path)
 
     @property
     def state_size(self) -> int:
@@ -545,11 +387,13 @@ class HyperLSTMCell(_RecurrentCell):
         """
         if not self.fused or self._recur_fn != self._recur or torch.is_autocast_enabled(x.device.type):
             return super().forward(x, state)
+        from iapix.fused_hyperlstm import fused_sequence  # imported here: it imports this module's constants
+
         state = self._check(x, state, 3)
         B, T, _ = x.shape
         xw, xh = self._project(x.transpose(0, 1))
         h, hh, c, hc = self._split(state)
-        hs, hh, c, hc = _FusedHyperLSTM.apply(
+        hs, hh, c, hc = fused_sequence(
             xw, xh, self._masks(T, B, x), h, hh, c, hc, self.weight_hh, self.hyper_weight_h,
             self.hyper_ln_gamma, self.hyper_ln_beta, self.hyper_ln_c_gamma, self.hyper_ln_c_beta,
             self.embed_weight, self.embed_bias, self.embed_out, self.bias, self.ln_gamma, self.ln_beta,
@@ -756,25 +600,38 @@ class SketchDecoder(nn.Module):
         self,
         z: Tensor,
         max_len: int,
-        temperature: float = 1.0,
+        temperature: float = DEFAULT_TEMPERATURE,
         greedy: bool = False,
         generator: torch.Generator | None = None,
+        prefix: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Sample sketches from codes z [B, z_dim] (SPEC §5); stops at ``p_end`` or ``max_len``.
 
-        Returns ``(strokes5 [B, max_len + 1, 5]`` with the start token in row 0 and
-        ``(0, 0, 0, 0, 1)`` after each end, ``lengths [B]``) -- the batch convention of the package.
+        ``prefix`` [B or 1, L, 5]: stroke-5 points (no start token) every sketch begins with -- read
+        teacher-forced, then sampling goes on from the state after them (sketch-rnn's completion, as
+        nanoGPT's ``generate(idx)`` continues a prompt). Returns ``(strokes5 [B, max_len + 1, 5]`` with
+        the start token in row 0, the prefix in rows ``1..L`` and ``(0, 0, 0, 0, 1)`` after each end,
+        ``lengths [B]``) -- the batch convention of the package; a length counts the prefix.
         """
         B = z.shape[0]
-        out = torch.zeros(B, max_len + 1, 5, device=z.device)
+        out = torch.zeros(B, max_len + 1, 5, device=z.device, dtype=z.dtype)
         out[:, 0, 2] = 1.0
         out[:, 1:, 4] = 1.0
+        state, start = self.init_state(z), 0
+        if prefix is not None:
+            start = prefix.shape[1]
+            if prefix.dim() != 3 or prefix.shape[2] != 5 or prefix.shape[0] not in (1, B) or start > max_len:
+                raise ValueError(f"prefix: expected [B or 1, L <= {max_len}, 5] stroke-5 points, got {tuple(prefix.shape)}")
+            out[:, 1 : start + 1] = prefix.to(out)
+            if start > 0:
+                x = torch.cat([out[:, :start], z[:, None].expand(-1, start, -1)], -1)
+                _, state = self.cell(x, state)  # the state after reading every prefix point but the last
         lengths = torch.full((B,), max_len, dtype=torch.long, device=z.device)
         done = torch.zeros(B, dtype=torch.bool, device=z.device)
-        state, point = self.init_state(z), out[:, 0].clone()
-        for t in range(max_len):
+        point = out[:, start].clone()
+        for t in range(start, max_len):
             params, state = self.step(point, z, state)
-            point = sample_point(params, temperature, greedy, generator)
+            point = sample_point(params, temperature, greedy, generator).to(out.dtype)
             ended = point[:, 4] > 0.5
             lengths = torch.where(ended & ~done, torch.full_like(lengths, t), lengths)
             done = done | ended

@@ -10,7 +10,11 @@ the posterior ``g``.
 Three objectives share the module:
 
 * ``"ia"``   -- IA-pix2seq: one BYY harmony step (SPEC §3 steps 1-7) on the sampled codes ``z``;
-  harmony losses (no entropy parts).
+  harmony losses (no entropy parts). While the image warm-up lasts, the step uses plain EM weights
+  ``b = g`` (``update(..., em=True)``; SPEC §3, §7 "GMM during the image warm-up"): BYY applied to the
+  codes of an untrained encoder, which have no cluster structure yet, prunes the mixture to one or
+  two Gaussians within a few hundred steps, and a pruned Gaussian never returns. EM first fits the
+  GMM to the codes as the encoder learns; BYY then starts from that fit.
 * ``"rpcl"`` -- RPCL-pix2seq baseline: EM with the posterior ``g`` of the sampled ``z`` as weights
   and the encoder mean ``mu`` as data, variance around the *new* mean; after 500 steps every third
   step an RPCL update with weights ``winner - 1e-4 * rival`` instead; KL losses.
@@ -67,6 +71,7 @@ EPS_DIV = 1e-10  # the reference's guard in the M-step divisions
 RPCL_START = 500  # RPCL updates only after this many steps ...
 RPCL_EVERY = 3  # ... and then on every third step
 RPCL_PENALTY = 1e-4  # de-learning rate of the rival
+ALIVE = 1e-3  # a Gaussian is alive while alpha_k > ALIVE (the training log, evaluation and widgets all use this)
 
 
 def kl_weight(step: int | float) -> float:
@@ -98,15 +103,18 @@ def log_gaussian(z: Tensor, means: Tensor, variances: Tensor) -> Tensor:
     return -0.5 * (maha + logdet[None] + z.shape[1] * LOG_2PI)
 
 
+def log_joint(z: Tensor, alpha: Tensor, means: Tensor, variances: Tensor) -> Tensor:
+    """``ln alpha_k + ln N(z_i | m_k, v_k)`` [B, K]: the posterior's logits (its softmax over k is ``g``)."""
+    return log_gaussian(z, means, variances) + alpha.float().clamp_min(1e-30).log()[None]
+
+
 def posterior(z: Tensor, alpha: Tensor, means: Tensor, variances: Tensor, floor: float) -> Tensor:
     """Clipped responsibilities ``g [B, K]`` (SPEC §3 steps 1-2).
 
     ``g_ik = alpha_k N_ik / sum_j alpha_j N_ij`` as a softmax of ``ln alpha_k + ln N_ik`` (the per-row shift of step 1 is
     implicit), clipped into ``[floor, 1]`` and renormalised per row. Differentiable in ``z``.
     """
-    alpha = alpha.float()
-    logp = log_gaussian(z, means, variances) + alpha.clamp_min(1e-30).log()[None]
-    g = torch.softmax(logp, dim=1).clamp(floor, 1.0)
+    g = torch.softmax(log_joint(z, alpha, means, variances), dim=1).clamp(floor, 1.0)
     return g / g.sum(1, keepdim=True)
 
 
@@ -277,11 +285,13 @@ class GMMLatent(nn.Module):
         s2: Tensor,
         mu: Tensor | None = None,
         reduce: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
+        em: bool = False,
     ) -> None:
         """One smoothed update of the GMM from a batch (detached), then ``steps += 1``.
 
         z [B, D]: sampled codes; s2 [B, D]: encoder variances; mu [B, D]: encoder means (rpcl only).
-        ia:   g = posterior(z), b = byy_weights(g, s2, v), M-step on z (SPEC §3 steps 1-7).
+        ia:   g = posterior(z), b = byy_weights(g, s2, v), M-step on z (SPEC §3 steps 1-7);
+              with ``em=True`` (the image warm-up) b = g instead: one smoothed EM step.
         rpcl: g = posterior(z), M-step on mu with weights g (EM), or, when ``steps > 500`` and
               ``steps % 3 == 0`` (``steps`` counted before this update, as the reference's
               global step), with ``rpcl_weights(g)``.
@@ -298,7 +308,7 @@ class GMMLatent(nn.Module):
         z, s2 = z.detach().float(), s2.detach().float()
         g = posterior(z, self.alpha, self.means, self.variances, self.floor)
         if self.objective == "ia":
-            weights, data = byy_weights(g, s2, self.variances), z
+            weights, data = (g if em else byy_weights(g, s2, self.variances)), z
         else:
             if mu is None:
                 raise ValueError("mu: the rpcl update needs the encoder means (its M-step runs on mu)")
@@ -350,6 +360,6 @@ class GMMLatent(nn.Module):
             return byy_weights(g, s2, self.variances).argmax(1)
         return g.argmax(1)
 
-    def components_alive(self, threshold: float = 1e-3) -> Tensor:
+    def components_alive(self, threshold: float = ALIVE) -> Tensor:
         """Boolean mask [K] of the components whose weight alpha_k exceeds ``threshold``."""
         return self.alpha > threshold

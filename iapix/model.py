@@ -11,7 +11,10 @@ Read top to bottom:
 
    * encode, sample ``z = mu + sqrt(s2) * eps``;
    * training only: update the GMM from the batch's detached codes (BYY harmony step for ``ia``,
-     EM/RPCL for ``rpcl``) *before* the loss, as the reference does (§7 "GMM update order");
+     EM/RPCL for ``rpcl``) *before* the loss, as the reference does (§7 "GMM update order"); for
+     ``ia`` the update uses plain EM weights ``b = g`` while the image loss is on (the first
+     ``image_epochs`` epochs) and BYY from then on (§7 "GMM during the image warm-up", ours; see
+     :mod:`iapix.latent`); ``gmm_warmup="byy"`` is the reference's BYY from step 1;
    * latent losses with the new GMM held constant; reconstruction loss of the strokes from ``z``
      (validation: from ``mu``, §7 "validation"); image loss;
    * ``total`` = ``0.5 * w_t * (weight + gauss) + recon + image`` for ``ia`` (the image term only for
@@ -21,6 +24,10 @@ Read top to bottom:
 
 The encoder variance is clamped into ``[0.1, 1e5]`` for ``ia`` only (SPEC §2: "IA-pix2seq clamps
 ``s2``"); ``Config.s2_clamp`` can set it explicitly for any objective.
+
+An *epoch* is ``max(one pass over the training set, epoch_steps)`` optimiser steps
+(:mod:`iapix.train`, SPEC §7 "validation interval"), so ``image_epochs = 3`` is ~3 000 steps at
+every data size, as at paper scale.
 
 Presets: ``paper`` is the paper's network (z 128, HyperLSTM 2048 with a 256-unit hyper cell and
 embeddings of 32, M = 20, K = 2 per category); ``small`` trains on a laptop CPU on the embedded data
@@ -36,7 +43,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from iapix.decoder import SketchDecoder
+from iapix.decoder import DEFAULT_TEMPERATURE, SketchDecoder
 from iapix.encoder import Encoder, ImageDecoder, image_loss_l1, image_loss_mse, reparameterize
 from iapix.latent import OBJECTIVES, GMMLatent, kl_weight
 
@@ -46,37 +53,41 @@ class Config:
     """Everything that defines a run. ``K = len(categories) * num_sub`` Gaussians."""
 
     # data
-    categories: tuple[str, ...] = ("cat", "pig")
+    categories: tuple[str, ...] = ("cat", "pig")  # the categories to train on (data/<name>.npz); K = len(categories) * num_sub
     max_len: int = 250  # drop longer sketches (N_max is the longest kept one)
-    augment_scale: float = 0.1
-    augment_drop: float = 0.1
-    image_shrink: tuple[float, float] = (0.98, 1.0)
+    augment_scale: float = 0.1  # stretch x and y independently by a factor in [1 - this, 1 + this] (train only)
+    augment_drop: float = 0.1  # drop an interior stroke point with this probability (train only)
+    image_shrink: tuple[float, float] = (0.98, 1.0)  # shrink each training image towards its centre by a ratio in this range
     # networks
-    z_dim: int = 128
-    cell: str = "hyper"  # "hyper" | "layernorm" | "lstm"
-    hidden_size: int = 2048
-    hyper_size: int = 256
-    embed_size: int = 32
-    num_mixture: int = 20
-    dropout_keep: float = 0.9
-    s2_clamp: tuple[float, float] | None | str = "auto"  # "auto": (0.1, 1e5) for ia (SPEC §2), else None
+    z_dim: int = 128  # size of the latent code z
+    cell: str = "hyper"  # decoder cell: "hyper" | "layernorm" | "lstm"
+    hidden_size: int = 2048  # units of the decoder's main LSTM
+    hyper_size: int = 256  # units of the HyperLSTM's small hyper cell
+    embed_size: int = 32  # size of the HyperLSTM's per-gate embeddings
+    num_mixture: int = 20  # M, bivariate Gaussians in the decoder's output mixture
+    dropout_keep: float = 0.9  # keep probability of the recurrent dropout on the candidate g
+    image_norm_last: bool = False  # instance norm before the image decoder's tanh, as the reference (measured slower: encoder.py)
+    s2_clamp: tuple[float, float] | None | str = "auto"  # clamp of the encoder variance: "auto" = (0.1, 1e5) for ia (SPEC §2), none otherwise
     # latent
-    objective: str = "ia"  # "ia" | "rpcl" | "vae"
-    num_sub: int = 2
-    gmm_decay: float = 0.95
+    objective: str = "ia"  # "ia" (BYY harmony) | "rpcl" (RPCL-pix2seq's KL + EM/RPCL) | "vae" (one N(0, I))
+    num_sub: int = 2  # Gaussians per category
+    gmm_decay: float = 0.95  # smoothing of the GMM update: new = decay * old + (1 - decay) * batch estimate
+    gmm_warmup: str = "em"  # ia: "em" = EM weights b = g while the image loss is on, then BYY (SPEC §7); "byy" = BYY from step 1 (reference)
     # optimisation (SPEC §4)
-    batch_size: int = 128
-    lr: float = 1e-3
-    min_lr: float = 1e-5
-    lr_decay: float = 0.9999
-    beta1: float = 0.5
-    grad_clip: float = 1.0
+    batch_size: int = 128  # sketches per optimiser step (per process)
+    lr: float = 1e-3  # Adam's initial learning rate
+    min_lr: float = 1e-5  # the learning rate decays towards this
+    lr_decay: float = 0.9999  # lr = (lr - min_lr) * lr_decay^(step / 3) + min_lr
+    beta1: float = 0.5  # Adam's beta1
+    grad_clip: float = 1.0  # clip every gradient element into [-this, this]
     image_epochs: int = 3  # ia/vae: L1 image loss only in these first epochs
-    rpcl_image_weight: float = 0.5
-    max_epochs: int = 100
+    rpcl_image_weight: float = 0.5  # rpcl: weight of the MSE image loss (on for the whole run)
+    epoch_steps: int = 1000  # an epoch (validation, rollback, image warm-up) is max(one pass, this many steps); 0 = one pass
+    group_by_length: bool = True  # training batches of similar lengths, each padded to its own longest sketch (SPEC §7)
+    max_epochs: int = 100  # stop after this many epochs (rolled-back ones included)
     patience: int = 5  # stop after this many epochs in a row without improvement
-    max_steps: int | None = None
-    seed: int = 0
+    max_steps: int | None = None  # stop after this many optimiser iterations (None: no limit)
+    seed: int = 0  # seeds the weights, the GMM, the batch order and the noise
 
     @property
     def encoder_s2_clamp(self) -> tuple[float, float] | None:
@@ -90,6 +101,10 @@ class Config:
         return 1 if self.objective == "vae" else len(self.categories) * self.num_sub
 
     def validate(self) -> "Config":
+        if self.gmm_warmup not in ("em", "byy"):
+            raise ValueError(f"gmm_warmup: expected 'em' or 'byy', got {self.gmm_warmup!r}")
+        if self.epoch_steps < 0:
+            raise ValueError(f"epoch_steps: expected 0 or a positive number of steps, got {self.epoch_steps}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective: expected one of {OBJECTIVES}, got {self.objective!r}")
         if not self.categories:
@@ -109,18 +124,24 @@ class Config:
         if unknown:
             raise ValueError(f"config: unknown fields {sorted(unknown)}")
         d = dict(d)
+        # fields added after the first checkpoints were written: those runs behaved the old way
+        for k, old in LEGACY_DEFAULTS.items():
+            d.setdefault(k, old)
         for k in ("categories", "image_shrink", "s2_clamp"):
             if d.get(k) is not None and not isinstance(d[k], str):
                 d[k] = tuple(d[k])
         return cls(**d).validate()
 
 
+# what a checkpoint written before a field existed did (Config.from_dict fills them in)
+LEGACY_DEFAULTS: dict[str, object] = {"gmm_warmup": "byy", "epoch_steps": 0, "group_by_length": False}
+
 PRESETS: dict[str, dict] = {
     "paper": dict(z_dim=128, cell="hyper", hidden_size=2048, hyper_size=256, embed_size=32, batch_size=128),
     "small": dict(z_dim=32, cell="hyper", hidden_size=256, hyper_size=32, embed_size=8, batch_size=64,
                   max_epochs=20),
     "tiny": dict(z_dim=8, cell="hyper", hidden_size=32, hyper_size=8, embed_size=4, num_mixture=3,
-                 batch_size=16, max_epochs=2),
+                 batch_size=16, max_epochs=2, epoch_steps=0),
 }
 
 
@@ -143,7 +164,7 @@ class IAPix(nn.Module):
         super().__init__()
         self.cfg = cfg.validate()
         self.encoder = Encoder(cfg.z_dim, s2_clamp=cfg.encoder_s2_clamp)
-        self.image_decoder = ImageDecoder(cfg.z_dim)
+        self.image_decoder = ImageDecoder(cfg.z_dim, norm_last=cfg.image_norm_last)
         self.latent = GMMLatent(cfg.z_dim, cfg.K, cfg.objective, decay=cfg.gmm_decay)
         self.decoder = SketchDecoder(cfg.z_dim, cfg.cell, cfg.hidden_size, cfg.hyper_size, cfg.embed_size,
                                      cfg.num_mixture, cfg.dropout_keep)
@@ -165,8 +186,9 @@ class IAPix(nn.Module):
         cfg = self.cfg
         mu, s2 = self.encoder(images)
         z = reparameterize(mu, s2)
+        image_on = epoch < cfg.image_epochs
         if update_gmm if update_gmm is not None else self.training:
-            self.latent.update(z, s2, mu, reduce=reduce)
+            self.latent.update(z, s2, mu, reduce=reduce, em=cfg.gmm_warmup == "em" and image_on)
         lat = self.latent.losses(mu, s2, z)
         rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
         recon = rec["offset"] + rec["pen"]
@@ -175,7 +197,7 @@ class IAPix(nn.Module):
             image = cfg.rpcl_image_weight * image_loss_mse(self.image_decoder(z), images)
             total = w * (lat["weight"] + lat["gauss"]) + recon + image
         else:
-            if epoch < cfg.image_epochs:
+            if image_on:
                 image = image_loss_l1(self.image_decoder(z), images)
             else:
                 image = torch.zeros((), device=images.device)
@@ -185,7 +207,8 @@ class IAPix(nn.Module):
                     weight=lat["weight"], image=image, kl_weight=torch.tensor(w))
 
     @torch.no_grad()
-    def generate(self, z: Tensor, max_len: int, temperature: float = 0.24, greedy: bool = False,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Batched sampling from codes z [B, z] -> (strokes5 [B, max_len + 1, 5], lengths [B])."""
-        return self.decoder.generate(z, max_len, temperature, greedy, generator)
+    def generate(self, z: Tensor, max_len: int, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
+                 generator: torch.Generator | None = None, prefix: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Batched sampling from codes z [B, z] -> (strokes5 [B, max_len + 1, 5], lengths [B]);
+        ``prefix`` [B or 1, L, 5]: points every sketch starts with (completion), see ``SketchDecoder.generate``."""
+        return self.decoder.generate(z, max_len, temperature, greedy, generator, prefix)

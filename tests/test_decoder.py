@@ -436,6 +436,30 @@ def test_sketch_decoder_shapes_step_and_generate():
         dec.init_state(torch.randn(3, 5))
 
 
+def test_generate_continues_a_prefix_as_if_it_had_drawn_it():
+    """Completion is generation from a prefix: a greedy sketch's own first k points, given as a prefix,
+    lead to the same sketch (the prefix is read teacher-forced by the fused sequence path, the rest
+    stepped); the prefix rows are kept, and lengths count them."""
+    torch.manual_seed(0)
+    dec = SketchDecoder(6, "hyper", hidden_size=16, hyper_size=8, embed_size=4, num_mixture=3).double().eval()
+    perturb(dec)
+    with torch.no_grad():
+        dec.head.linear.bias[2] -= 3.0  # p_end less likely: sketches longer than the prefixes
+    z = torch.randn(4, 6, dtype=torch.float64)
+    full, L = dec.generate(z, 20, greedy=True)
+    assert full.dtype == torch.float64 and bool((L > 7).all()), L
+    for k in (1, 3, 7):
+        out, L2 = dec.generate(z, 20, greedy=True, prefix=full[:, 1 : k + 1])
+        torch.testing.assert_close(out, full)
+        assert torch.equal(L2, L)
+    # one prefix for the whole batch (broadcast), sampled continuations keep it in rows 1..k
+    prefix = full[:1, 1:4]
+    out, L3 = dec.generate(z, 20, temperature=0.5, generator=torch.Generator().manual_seed(0), prefix=prefix)
+    assert torch.equal(out[:, 1:4], prefix.expand(4, -1, -1)) and bool((L3 >= 3).all())
+    with pytest.raises(ValueError, match="prefix"):
+        dec.generate(z, 20, prefix=full[:2, 1:4])
+
+
 def load_pig_stroke5(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The n shortest sketches of the real pig test split, normalised by their offset std, as stroke-5."""
     sketches = np.load(PIG, allow_pickle=True, encoding="latin1")["sketches"]
