@@ -30,7 +30,7 @@ from iapix.evaluate import accuracy, load_or_train_classifier
 from iapix.plot import strokes_to_lines
 from iapix.raster import render
 from iapix.sample import complete, encode, encode_drawing
-from iapix.train import load_model
+from iapix.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,8 +61,8 @@ def main() -> None:
 
     rows, lat_rows = [], []
     for path in args.checkpoints:
-        model, ckpt = load_model(path)
-        scale, max_len = ckpt["scale"], ckpt["max_len"]
+        ck = load_checkpoint(path)
+        model, scale, max_len = ck.model, ck.scale, ck.max_len
         data = prepare(["cat", "pig"], args.data, scale=scale, max_len=max_len, limit=args.limit)
         clf, _ = load_or_train_classifier(args.classifier, data, progress=False)
         labels = data.labels["test"]
@@ -70,7 +70,7 @@ def main() -> None:
         full = [s * px for s in data.strokes["test"]]
         halves = [first_half(s) for s in full]
         t0 = time.perf_counter()
-        done = [complete(model, ckpt, h, n=1, temperature=0.24, seed=0)[0] for h in halves]
+        done = [complete(ck, h, n=1, temperature=0.24, seed=0)[0] for h in halves]
         seconds = time.perf_counter() - t0
         added = np.array([len(d) - len(h) for d, h in zip(done, halves)])
         rows.append((Path(path).stem, len(full), accuracy(clf, render(halves), labels),
@@ -83,10 +83,10 @@ def main() -> None:
         for i in range(min(args.latency, len(full))):
             lines = [l + 10.0 for l in strokes_to_lines(full[i])]
             t0 = time.perf_counter()
-            r = encode_drawing(model, ckpt, lines)
+            r = encode_drawing(ck, lines)
             nearest(r["mu"], keys)
             t1 = time.perf_counter()
-            complete(model, ckpt, r["stroke3"], n=8, seed=i)
+            complete(ck, r["stroke3"], n=8, seed=i)
             t2 = time.perf_counter()
             t_enc.append(t1 - t0)
             t_cmp.append(t2 - t1)

@@ -36,6 +36,7 @@ import time
 import numpy as np
 import torch
 
+from iapix.checkpoint import Checkpoint, load_checkpoint
 from iapix.decoder import sample_point
 from iapix.evaluate import ret_from_ranks, retrieval_ranks
 from iapix.model import IAPix, preset
@@ -89,10 +90,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     if args.checkpoint:
-        from iapix.train import load_model
-
-        model, ckpt = load_model(args.checkpoint, device)
-        max_len, what = ckpt["max_len"], args.checkpoint
+        ck = load_checkpoint(args.checkpoint, device)
+        model, max_len, what = ck.model, ck.max_len, args.checkpoint
         K = model.latent.K
         z = torch.cat([component_codes(model, k % K, 1, seed=args.seed + i) for i, k in enumerate(range(args.n))])
     else:
@@ -100,18 +99,19 @@ def main() -> None:
         with torch.no_grad():
             model.decoder.head.linear.bias[2] = -30.0  # never p_end: every sketch runs max_len steps
         max_len, what = args.max_len, f"{args.preset} preset, untrained, p_end disabled"
+        ck = Checkpoint(model, scale=1.0, max_len=max_len, categories=[])
         z = torch.randn(args.n, model.cfg.z_dim)
     z = z.to(device)
     print(f"model: {what}; z {model.cfg.z_dim}, cell {model.cfg.cell} {model.cfg.hidden_size}; N_max {max_len}; "
           f"device {device}, {torch.get_num_threads()} thread(s), temperature {args.temperature}")
 
     # warm-up (allocator, lazy init) for both paths
-    decode(model, z[:4], 5, temperature=args.temperature, seed=0, batch_size=4)
+    decode(ck, z[:4], temperature=args.temperature, seed=0, batch_size=4, max_len=5)
     single_loop(model, z[:1], 5, args.temperature, torch.Generator(device=device).manual_seed(0))
 
     sync(device)
     t, c = time.perf_counter(), time.process_time()
-    batched = decode(model, z, max_len, temperature=args.temperature, seed=args.seed, batch_size=args.batch)
+    batched = decode(ck, z, temperature=args.temperature, seed=args.seed, batch_size=args.batch)
     sync(device)
     t_batched, c_batched = time.perf_counter() - t, time.process_time() - c
 

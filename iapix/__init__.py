@@ -6,7 +6,13 @@ the latent space is a Gaussian mixture learned by Bayesian Ying-Yang (BYY) harmo
 
 Modules, in the order the course introduces them:
 ``data`` (readers, stroke formats, cleaning, augmentation, Dataset), ``raster`` (48x48 renderer),
-``download`` (full sketch-rnn files), ``encoder``, ``latent``, ``decoder``, ``model``.
+``download`` (full sketch-rnn files), ``embedded`` (rebuilds ``data/``), ``encoder`` (CNN encoder and
+image decoder), ``latent`` (the GMM and its BYY / EM / RPCL updates), ``decoder`` (recurrent cells,
+MDN head, loss, generation) with its fast path ``fused_hyperlstm``, ``model`` (``Config``, presets,
+``IAPix``), ``train`` (the Trainer and ``iapix train``), ``checkpoint`` (save, load, export),
+``sample`` (generation, completion, pictures), ``evaluate`` (Rec, Ret, overlap, reports), ``curve``
+(learning curves of a run), ``plot`` and ``widgets`` (figures and notebook widgets), ``notebook``
+(helpers of the course notebooks), ``cli`` (the ``iapix`` command).
 """
 
 __version__ = "0.1.0"

@@ -1,14 +1,26 @@
 """The ``iapix`` command line: one sub-command per task.
 
 Each sub-command lives in the module that does the work; that module exposes
-``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them together.
+``add_arguments(parser)`` and ``run(args) -> int``. This file wires them together and decides how an
+error ends a command:
+
+* a user error -- a bad path, option, file or setting -- prints one line,
+  ``iapix <command>: error: <what, which file or field, what to do>``, and exits with status 2 (as
+  argparse does for a bad option). It is an ``OSError`` (missing file, full disk, no permission: they
+  name the file) or any exception raised by a ``raise`` statement of the iapix package itself, whose
+  messages are written for users;
+* anything else is a bug and keeps its traceback; ``--debug`` shows the traceback of every error.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
+import traceback
+from pathlib import Path
+from typing import Callable
 
 # sub-command -> ("module" or "module:add_arguments_fn:run_fn", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -16,11 +28,101 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-embedded": ("iapix.embedded", "rebuild the small embedded dataset in data/ from the raw QuickDraw files"),
     "download": ("iapix.download", "fetch the full sketch-rnn .npz files from Google's public bucket"),
     "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
-    "export": ("iapix.train:add_export_arguments:run_export", "slim copy of a checkpoint for sampling (no optimiser)"),
+    "export": ("iapix.checkpoint", "slim copy of a checkpoint for sampling (no optimiser)"),
     "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
     "sample": ("iapix.sample", "generate sketches from a checkpoint: per Gaussian, interpolation, reconstruction"),
     "evaluate": ("iapix.evaluate", "Rec, Ret@1/10/50, latent overlap and t-SNE of a checkpoint; JSON + Markdown report"),
+    "curve": ("iapix.curve", "learning curve of a run: Rec, Ret@1, length, live Gaussians, NMI per snapshot; CSV + PNG"),
 }
+
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+# ----------------------------------------------------------------------------------------------
+# option types: numbers that leave something to do
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (e.g. a temperature)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def output_file(path: str | Path, default_name: str) -> Path:
+    """Where a command writes its picture: ``path``, or ``path/default_name`` when ``path`` is a folder
+    (one that exists, or a name ending in ``/``); the folder is created. Refuses a name without a known
+    picture suffix (matplotlib would silently add ``.png`` and the printed path would be wrong)."""
+    text = str(path)
+    path = Path(path)
+    if path.is_dir() or text.endswith(("/", "\\")):
+        path = path / default_name
+    if path.suffix.lower() not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
+        raise ValueError(f"--out {text}: expected a .png, .svg, .pdf or .jpg file, or a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# errors: one line for the user's mistakes, a traceback for bugs
+
+
+def is_user_error(e: BaseException) -> bool:
+    """Whether ``e`` is an error of the user's (see the module docstring) rather than a bug."""
+    if isinstance(e, OSError):
+        return True
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return False
+    last = frames[-1]  # where it was raised: a deliberate `raise` in iapix has a message for the user
+    return Path(last.filename).resolve().parent == PACKAGE and (last.line or "").lstrip().startswith("raise")
+
+
+def call(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``run(args)``; a user error becomes one line ``<prog>: error: ...`` on stderr and exit status 2."""
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if getattr(args, "debug", False) or not is_user_error(e):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             module_name, add_name, run_name = (target + ":add_arguments:run").split(":")[:3]
             module = importlib.import_module(module_name)
             getattr(module, add_name)(p)
+            add_debug_argument(p)
             p.set_defaults(_run=getattr(module, run_name))
     args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    return call(f"iapix {args.command}", args._run, args)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import torch
 
 from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
+from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.evaluate import component_control, ended_share, load_or_train_classifier, overlap_measures, rec, ret
 from iapix.raster import render
 from iapix.sample import decode, encode
@@ -50,7 +51,7 @@ def read_curve(run: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def measure(path: Path, classifier: torch.nn.Module, data_dir: str | Path = "data", temperature: float = 0.24,
+def measure(path: Path, classifier: torch.nn.Module, data_dir: str | Path = "data", temperature: float = DEFAULT_TEMPERATURE,
             seed: int = 0, limit: int | None = None) -> dict:
     """One row of the curve for one snapshot (see the module docstring)."""
     ck = load_checkpoint(path)
@@ -58,10 +59,10 @@ def measure(path: Path, classifier: torch.nn.Module, data_dir: str | Path = "dat
     data = prepare(cats, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit)
     labels = data.labels["test"]
     mu, s2 = encode(model, data.images["test"])
-    generated = decode(model, mu, ck.max_len, ck.scale, temperature, seed=seed)  # as iapix evaluate does
+    generated = decode(ck, mu, temperature, seed=seed)  # as iapix evaluate does
     images = render(generated, allow_empty=True)
     overlap = overlap_measures(model, mu, s2, labels, cats)
-    control = component_control(model, classifier, cats, ck.max_len, ck.scale, temperature=temperature, seed=seed) \
+    control = component_control(ck, classifier, temperature=temperature, seed=seed) \
         if model.cfg.objective != "vae" else []
     return {"iteration": ck.info["iteration"], "step": ck.info["step"], "rec": rec(classifier, images, labels),
             "ret1": ret(model, images, mu)["ret@1"], "mean_length": float(np.mean([len(s) for s in generated])),
@@ -70,7 +71,7 @@ def measure(path: Path, classifier: torch.nn.Module, data_dir: str | Path = "dat
 
 
 def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | Path = "data",
-                 temperature: float = 0.24, seed: int = 0, limit: int | None = None) -> list[dict]:
+                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None) -> list[dict]:
     """Measure the snapshots of ``run`` not yet in ``RUN/curve.csv``, append them; returns all rows."""
     from tqdm.auto import tqdm
 
@@ -123,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the Rec classifier (trained there if missing); one for all runs")
     parser.add_argument("--data", default="data")
     parser.add_argument("--out", default=None, help="PNG path (default: RUN/curve.png of the first run)")
-    parser.add_argument("--temperature", type=float, default=0.24)
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="first N test sketches per category (quick)")
 

@@ -56,13 +56,15 @@ RDP_EPSILON = 2.0
 class Sketches:
     """Stroke-3 sketches from one source, with the reasons for every sketch that was dropped.
 
-    ``dropped`` maps a reason to a count; ``examples`` keeps ``(index, reason)`` for the first few.
+    ``dropped`` maps a reason to a count; ``examples`` keeps ``(index, reason)`` for the first few;
+    ``clipped`` counts the kept sketches whose offsets :func:`clean` clipped to ``±CLIP``.
     """
 
     strokes: list[np.ndarray]
     source: str
     dropped: Counter = field(default_factory=Counter)
     examples: list[tuple[int, str]] = field(default_factory=list)
+    clipped: int = 0
 
     def __len__(self) -> int:
         return len(self.strokes)
@@ -77,6 +79,9 @@ class Sketches:
             what = ", ".join(f"{n} {r}" for r, n in self.dropped.most_common())
             first = "; ".join(f"#{i}: {r}" for i, r in self.examples[:3])
             warnings.warn(f"{self.source}: dropped {sum(self.dropped.values())} sketches ({what}); first: {first}",
+                          stacklevel=3)
+        if self.clipped:
+            warnings.warn(f"{self.source}: {self.clipped} sketches have offsets beyond ±{CLIP:g}, clipped to it",
                           stacklevel=3)
 
 
@@ -233,7 +238,8 @@ def read_ndjson(path: str | Path, kind: str = "auto", category: str | None = Non
     """Read Google's ndjson: ``kind`` is ``"simplified"`` (``[[xs], [ys]]`` per stroke, 0-255, already
     simplified), ``"raw"`` (``[[xs], [ys], [ts]]``, canvas pixels; simplified here) or ``"auto"``
     (decided per line by the number of arrays per stroke). Duplicate ``key_id`` lines are skipped;
-    lines of another ``word`` than ``category`` (if given) are dropped and counted.
+    lines of another ``word`` than ``category`` (if given) are dropped and counted, and so is a bad
+    line (not UTF-8, not JSON, JSON but not an object, a bad drawing), with its line number.
     """
     path = Path(path)
     if not path.is_file():
@@ -242,13 +248,19 @@ def read_ndjson(path: str | Path, kind: str = "auto", category: str | None = Non
         raise ValueError(f"kind must be 'auto', 'simplified' or 'raw', got {kind!r}")
     out = Sketches([], str(path))
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
-            if not line.strip():
+    with open(path, "rb") as f:  # bytes: one bad byte costs its line, not the file
+        for i, raw in enumerate(f, start=1):
+            if not raw.strip():
                 continue
             try:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"not UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1})") from None
                 rec = json.loads(line)
-                key = str(rec.get("key_id", "")) if isinstance(rec, dict) else ""
+                if not isinstance(rec, dict):
+                    raise ValueError(f"expected a JSON object, got {type(rec).__name__}")
+                key = str(rec.get("key_id", ""))
                 if key and key in seen:
                     continue
                 seen.add(key)
@@ -258,7 +270,8 @@ def read_ndjson(path: str | Path, kind: str = "auto", category: str | None = Non
             except (ValueError, KeyError, TypeError, IndexError) as e:
                 out.drop(i, f"line {i}: {type(e).__name__}: {e}")
     if not out.strokes:
-        raise ValueError(f"{path}: no usable drawing (dropped: {sum(out.dropped.values())}; first: {out.examples[:3]})")
+        first = "; ".join(r for _, r in out.examples[:3])
+        raise ValueError(f"{path}: no usable drawing (dropped: {sum(out.dropped.values())}; first: {first})")
     out.warn_if_dropped()
     return out
 
@@ -293,14 +306,17 @@ def from_stroke5(s5: np.ndarray) -> np.ndarray:
 
 
 def clean(sk: Sketches, max_len: int | None = None, clip: float = CLIP) -> Sketches:
-    """Drop sketches longer than ``max_len`` (counted) and clip offsets to ``±clip``; float32 out."""
-    out = Sketches([], sk.source, Counter(sk.dropped), list(sk.examples))
+    """Drop sketches longer than ``max_len`` (counted) and clip offsets to ``±clip`` (the sketches
+    clipped are counted in ``clipped``); float32 out."""
+    out = Sketches([], sk.source, Counter(sk.dropped), list(sk.examples), sk.clipped)
     for i, s in enumerate(sk.strokes):
         if max_len is not None and len(s) > max_len:
             out.drop(i, f"longer than N_max={max_len}")
             continue
         s = s.astype(np.float32)
-        s[:, :2] = np.clip(s[:, :2], -clip, clip)
+        if np.abs(s[:, :2]).max() > clip:
+            out.clipped += 1
+            s[:, :2] = np.clip(s[:, :2], -clip, clip)
         out.strokes.append(s)
     return out
 
@@ -404,9 +420,12 @@ class SketchDataset(Dataset):
             s = augment(s, self.rng, self.scale_amount, self.drop_prob)
         return s, i, int(self.labels[i])
 
-    def collate(self, items: Sequence[tuple[np.ndarray, int, int]]) -> tuple[torch.Tensor, ...]:
+    def collate(self, items: Sequence[tuple[np.ndarray, int, int]],
+                pad_to_longest: bool = False) -> tuple[torch.Tensor, ...]:
+        """Items -> a batch; strokes5 has ``N_max + 1`` rows, or ``longest + 2`` with ``pad_to_longest``
+        (start token, points, and one end token even after the longest sketch: every ``p_end`` is a target)."""
         strokes, index, labels = zip(*items)
-        s5, lengths = to_stroke5(strokes, self.max_len)
+        s5, lengths = to_stroke5(strokes, max(map(len, strokes)) + 1 if pad_to_longest else self.max_len)
         if self.augment and self.shrink != (1.0, 1.0):
             from iapix.raster import render
             ratios = self.rng.uniform(*self.shrink, size=len(index))
@@ -446,9 +465,11 @@ class Prepared:
     images: dict[str, np.ndarray]  # split -> [n, 48, 48] float32
     report: list[dict]  # one row per category: split sizes, dropped (reason -> count), seconds
 
-    def dataset(self, split: str, augment: bool = False, seed: int = 0) -> SketchDataset:
+    def dataset(self, split: str, augment: bool = False, seed: int = 0, scale_amount: float = 0.1,
+                drop_prob: float = 0.1, shrink: tuple[float, float] = (0.98, 1.0)) -> SketchDataset:
+        """One split as a :class:`SketchDataset` (augmentation settings as there; used when ``augment``)."""
         return SketchDataset(self.strokes[split], self.labels[split], self.images[split], self.max_len,
-                             augment=augment, seed=seed)
+                             augment=augment, scale_amount=scale_amount, drop_prob=drop_prob, shrink=shrink, seed=seed)
 
 
 def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: int | None = 250,
@@ -457,12 +478,20 @@ def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: i
     training scale factor (or the given ``scale``), and render every sketch once at 48x48.
 
     ``N_max`` is the longest kept sketch over all splits. ``limit`` keeps the first ``limit`` of each
-    split (quick runs). Returns :class:`Prepared`, whose ``report`` says what was dropped and why.
+    split (quick runs). Returns :class:`Prepared`, whose ``report`` says what was dropped and why, and
+    how many sketches had offsets clipped. A category given twice, a ``limit`` or ``max_len`` below 1,
+    and a split left empty (every sketch longer than ``max_len``) are refused.
     """
     from iapix.raster import render
 
     if not categories:
         raise ValueError("no categories given")
+    twice = sorted({c for c in categories if list(categories).count(c) > 1})
+    if twice:
+        raise ValueError(f"categories: {', '.join(twice)} given more than once; each category is one label")
+    for name, value in (("limit", limit), ("max_len", max_len)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} (--{name.replace('_', '-')}): expected a positive number, got {value}")
     raw: dict[str, dict[str, Sketches]] = {}
     report = []
     for c in categories:
@@ -473,15 +502,19 @@ def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: i
         if missing:
             raise ValueError(f"{path}: expected keys {list(SPLITS)}, missing {missing}")
         raw[c] = {}
-        row = {"category": c, "dropped": Counter()}
+        row = {"category": c, "dropped": Counter(), "clipped": 0}
         for split in SPLITS:
             sk = splits[split]
             if limit is not None:
                 sk = Sketches(sk.strokes[:limit], sk.source, sk.dropped, sk.examples)
             raw[c][split] = cleaned = clean(sk, max_len)
+            if not cleaned.strokes:
+                raise ValueError(f"{path}[{split!r}]: every one of its {len(sk)} sketches is longer than max_len="
+                                 f"{max_len} (the shortest has {min(map(len, sk.strokes))} points); raise --max-len")
             cleaned.warn_if_dropped()
             row[split] = len(cleaned)
             row["dropped"] += cleaned.dropped
+            row["clipped"] += cleaned.clipped
         row["seconds"] = time.perf_counter() - t0
         report.append(row)
     if scale is None:
@@ -505,7 +538,9 @@ def summary_table(p: Prepared, timings: bool = True) -> str:
     secs = f" {'seconds':>8}" if timings else ""
     lines = [f"{'category':<12} {'train':>6} {'valid':>6} {'test':>6} {'dropped':>8}{secs}  why dropped", "-" * 76]
     for r in p.report:
-        why = ", ".join(f"{n} {k}" for k, n in r["dropped"].items()) or "-"
+        why = ", ".join([f"{n} {k}" for k, n in r["dropped"].items()]
+                        + ([f"(kept: {r['clipped']} with offsets clipped to ±{CLIP:g})"] if r.get("clipped") else []))
+        why = why or "-"
         secs = f" {r['seconds']:>8.2f}" if timings else ""
         lines.append(f"{r['category']:<12} {r['train']:>6} {r['valid']:>6} {r['test']:>6} "
                      f"{sum(r['dropped'].values()):>8}{secs}  {why}")
@@ -520,8 +555,10 @@ def summary_table(p: Prepared, timings: bool = True) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--categories", nargs="+", default=["cat", "pig", "face", "radio", "alarm-clock"])
     parser.add_argument("--data", default="data", help="folder with <category>.npz files")
-    parser.add_argument("--max-len", type=int, default=250, help="drop sketches longer than this")
-    parser.add_argument("--limit", type=int, default=None, help="keep only the first N of each split")
+    from iapix.cli import positive_int
+
+    parser.add_argument("--max-len", type=positive_int, default=250, help="drop sketches longer than this")
+    parser.add_argument("--limit", type=positive_int, default=None, help="keep only the first N of each split")
     parser.add_argument("--preview", default="out/data_preview.png", help="PNG grid of sketches and renderings")
 
 

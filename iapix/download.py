@@ -352,6 +352,8 @@ def download(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``iapix download``."""
+    from iapix.cli import non_negative_int
+
     parser.add_argument("categories", nargs="+", metavar="CATEGORY",
                         help='category names as in the bucket, e.g. pig "alarm clock"')
     parser.add_argument("--data", default="data/full", metavar="DIR",
@@ -364,7 +366,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("TRAIN", "VALID", "TEST"),
                         help="required split sizes (default: %(default)s, those of the bucket)")
     counts.add_argument("--any-counts", action="store_true", help="do not check the split sizes")
-    parser.add_argument("--retries", type=int, default=3, help="resume an interrupted transfer this often (default 3)")
+    parser.add_argument("--retries", type=non_negative_int, default=3,
+                        help="resume an interrupted transfer this often (default 3)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
 
 

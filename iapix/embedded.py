@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iapix.data import SPLITS, read_ndjson, read_npz
+from iapix.data import SPLITS, Sketches, read_ndjson, read_npz
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "quickdraw"
 SOURCES = {
@@ -33,14 +33,29 @@ SOURCES = {
 SEED = 20261125
 
 
+INT16 = np.iinfo(np.int16)
+
+
 def load_source(source_dir: str | Path, category: str) -> list[np.ndarray]:
-    """The raw stroke-3 sketches of one embedded category, as int16."""
+    """The raw stroke-3 sketches of one embedded category, as int16.
+
+    A sketch with a value that int16 cannot hold (it would wrap around to another number) is dropped,
+    counted and reported with a warning, like the readers' bad sketches.
+    """
     path = Path(source_dir) / SOURCES[category]
     if path.suffix == ".ndjson":
-        sketches = read_ndjson(path, kind="simplified", category=category).strokes
+        sk = read_ndjson(path, kind="simplified", category=category)
     else:
-        sketches = read_npz(path)["sketches"].strokes
-    return [np.asarray(s).astype(np.int16) for s in sketches]
+        sk = read_npz(path)["sketches"]
+    out = Sketches([], sk.source)
+    for i, s in enumerate(sk.strokes):
+        s = np.rint(np.asarray(s, dtype=np.float64))
+        if s.min() < INT16.min or s.max() > INT16.max:
+            out.drop(i, f"values beyond int16 ({s.min():.0f}..{s.max():.0f})")
+        else:
+            out.strokes.append(s.astype(np.int16))
+    out.warn_if_dropped()
+    return out.strokes
 
 
 def split(sketches: list[np.ndarray], seed: int = SEED, fractions=(0.8, 0.1, 0.1)) -> dict[str, list[np.ndarray]]:

@@ -45,15 +45,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from iapix.checkpoint import Checkpoint, load_checkpoint, pick_device, save_checkpoint
 from iapix.data import Prepared, augment, denormalise, prepare
-from iapix.latent import GMMLatent, log_gaussian
+from iapix.decoder import DEFAULT_TEMPERATURE
+from iapix.latent import ALIVE, GMMLatent, log_joint
 from iapix.model import IAPix
 from iapix.raster import render
 from iapix.sample import decode, encode
-from iapix.train import load_model, pick_device, save_atomic
 
 RET_KS = (1, 10, 50)
-ALIVE = 1e-3  # a component is alive when alpha_k > ALIVE (as the training log's "alive")
 CLASSIFIER_FORMAT = 1
 
 
@@ -238,7 +238,7 @@ def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs:
     model, info = train_classifier(prepared, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                                    progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic({"format": CLASSIFIER_FORMAT, "num_classes": model.num_classes, "width": model.width,
+    save_checkpoint({"format": CLASSIFIER_FORMAT, "num_classes": model.num_classes, "width": model.width,
                  "model": {k: v.cpu() for k, v in model.state_dict().items()}, "info": info}, path)
     return model, {**info, "cached": False, "path": str(path)}
 
@@ -247,19 +247,19 @@ def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs:
 # 2. generation for the test set
 
 
-def generate_for_test(model: IAPix, ckpt: dict, prepared: Prepared, temperature: float = 0.24, greedy: bool = False,
+def generate_for_test(ck: Checkpoint, prepared: Prepared, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
                       seed: int = 0, batch_size: int = 1024, progress: bool = False) -> list[np.ndarray]:
     """One stroke-3 sketch (pixel units) per test sketch of ``prepared``, decoded from its ``mu``.
 
     Batched through :func:`iapix.sample.decode` (every sketch stops at its own ``p_end`` or
-    ``N_max = ckpt["max_len"]``). A generation that ends before its first point is empty (0 rows)
+    the checkpoint's ``N_max``). A generation that ends before its first point is empty (0 rows)
     and is rendered as a blank image (``render(..., allow_empty=True)``); the report counts them.
     """
     images = prepared.images["test"]
     if len(images) == 0:
         raise ValueError("the test split is empty: nothing to generate from")
-    mu, _ = encode(model, images)
-    return decode(model, mu, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed, batch_size, progress)
+    mu, _ = encode(ck.model, images)
+    return decode(ck, mu, temperature, greedy, seed, batch_size, progress)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,6 +315,36 @@ def ret(model: IAPix, generated_images: Tensor | np.ndarray, test_mu: Tensor,
         raise ValueError(f"{len(gen_mu)} generated images but {len(test_mu)} test codes: one per test sketch expected")
     ranks = retrieval_ranks(gen_mu, test_mu.cpu())
     return {**ret_from_ranks(ranks, ks), "mean_rank": float(ranks.float().mean())}
+
+
+def ended_share(generated: Sequence[np.ndarray], max_len: int) -> float:
+    """Share of generated sketches that stopped at ``p_end`` before ``N_max`` (the rest were cut there)."""
+    return float(np.mean([len(s) < max_len for s in generated])) if len(generated) else float("nan")
+
+
+CONTROL_MIN_ALPHA = 0.1  # per-Gaussian control is measured for the Gaussians at least this heavy
+
+
+@torch.no_grad()
+def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
+                      min_alpha: float = CONTROL_MIN_ALPHA) -> list[dict]:
+    """How well each Gaussian controls the category: ``n`` sketches generated from codes ``z ~ N(m_k, v_k)``
+    of every Gaussian with ``alpha_k >= min_alpha``, labelled by the classifier.
+
+    Returns one dict per such Gaussian: ``{k, alpha, majority (category), share (of the n sketches the
+    classifier puts in the majority category), ended (share that stopped at p_end)}``. A Gaussian that
+    controls generation gives ``share`` near 1; a Gaussian that mixes categories, near ``1 / C``.
+    """
+    from iapix.sample import from_component
+
+    out, alpha = [], ck.model.latent.alpha
+    for k in torch.nonzero(alpha >= min_alpha).flatten().tolist():
+        sketches = from_component(ck, k, n, temperature, seed=seed + k)
+        pred = predict(classifier, render(sketches, allow_empty=True))
+        major, count = Counter(pred.tolist()).most_common(1)[0]
+        out.append({"k": k, "alpha": float(alpha[k]), "majority": ck.categories[major], "share": count / n,
+                    "ended": ended_share(sketches, ck.max_len)})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,7 +417,7 @@ def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: S
     else:
         out["bc_weighted"] = out["bc_max"] = None
     if K > 1:
-        logp = log_gaussian(mu, means, variances) + alpha.clamp_min(1e-30).log()[None]
+        logp = log_joint(mu, alpha, means, variances)
         top2 = logp.topk(2, dim=1).values
         out["ambiguous"] = float(((top2[:, 0] - top2[:, 1]) <= math.log(2.0)).float().mean())
     else:
@@ -480,26 +510,35 @@ def report_markdown(r: dict) -> str:
             ("weighted Bhattacharyya overlap", _fmt(o["bc_weighted"])), ("max Bhattacharyya overlap", _fmt(o["bc_max"])),
             ("ambiguous codes (top-2 posteriors within 2x)", _fmt(o["ambiguous"])),
             ("NMI(components, categories)", _fmt(o["nmi"])), ("purity", _fmt(o["purity"])),
-            ("empty generations", r["empty_generations"]), ("mean generated length", _fmt(r["mean_length"], 1))]
+            ("empty generations", r["empty_generations"]), ("mean generated length", _fmt(r["mean_length"], 1)),
+            ("generations ended by p_end before N_max", _fmt(r.get("ended"))),
+            (f"per-Gaussian control: lowest majority share (alpha >= {CONTROL_MIN_ALPHA})",
+             _fmt(min((c["share"] for c in r.get("control") or []), default=None)))]
     lines = [f"# Evaluation of `{r['checkpoint']}`", "", "| measure | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     lines += ["", "## Components (test codes by component label)", "", "| k | alpha | codes | majority | share |",
               "|---|---|---|---|---|"]
     lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |" for c in o["components"]]
+    if r.get("control"):
+        lines += ["", f"## Per-Gaussian control (100 sketches from N(m_k, v_k), labelled by the classifier)", "",
+                  "| k | alpha | majority | share | ended by p_end |", "|---|---|---|---|---|"]
+        lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['majority']} | {c['share']:.2f} | {c['ended']:.2f} |"
+                  for c in r["control"]]
     return "\n".join(lines) + "\n"
 
 
 def compare(reports: Sequence[dict]) -> str:
     """One Markdown table, one row per report (run): Rec, Ret@k, classifier bound and overlap measures."""
-    head = ["run", "objective", "test", "Rec", "Ret@1", "Ret@10", "Ret@50", "clf acc", "alive/K", "BC (weighted)",
-            "ambiguous", "NMI", "purity"]
+    head = ["run", "objective", "test", "Rec", "Ret@1", "Ret@10", "Ret@50", "clf acc", "ended", "alive/K",
+            "BC (weighted)", "ambiguous", "NMI", "purity", "control (min)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in reports:
         o = r["overlap"]
         cells = [r.get("name") or r["checkpoint"], r["objective"], r["n_test"], _fmt(r["rec"]), _fmt(r["ret"]["ret@1"]),
                  _fmt(r["ret"]["ret@10"]), _fmt(r["ret"]["ret@50"]), _fmt(r["classifier"]["test_acc"]),
-                 f"{o['alive']}/{o['K']}", _fmt(o["bc_weighted"]), _fmt(o["ambiguous"]), _fmt(o["nmi"]),
-                 _fmt(o["purity"])]
+                 _fmt(r.get("ended")), f"{o['alive']}/{o['K']}", _fmt(o["bc_weighted"]), _fmt(o["ambiguous"]),
+                 _fmt(o["nmi"]), _fmt(o["purity"]),
+                 _fmt(min((c["share"] for c in r.get("control") or []), default=None))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -510,7 +549,7 @@ def _run_name(checkpoint: Path) -> str:
 
 
 def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classifier_path: str | Path | None = None,
-             out_dir: str | Path | None = None, temperature: float = 0.24, seed: int = 0, limit: int | None = None,
+             out_dir: str | Path | None = None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None,
              device: str | torch.device = "cpu", greedy: bool = False, classifier_epochs: int = 8,
              tsne: bool = True, n_show: int = 12, progress: bool = True) -> dict:
     """Evaluate one checkpoint (SPEC §6) -> the report dict; writes it to ``out_dir``.
@@ -528,11 +567,12 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     t0 = time.perf_counter()
     ckpt_path = Path(checkpoint_path)
     device = torch.device(device)
-    model, ckpt = load_model(ckpt_path, device)
+    ck = load_checkpoint(ckpt_path, device)
+    model = ck.model
     out = Path(out_dir) if out_dir is not None else ckpt_path.parent / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    cats = list(ckpt["categories"])
-    data = prepare(cats, data_dir, max_len=ckpt["max_len"], scale=ckpt["scale"], limit=limit, progress=progress)
+    cats = ck.categories
+    data = prepare(cats, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit, progress=progress)
     labels = data.labels["test"]
     timings = {"prepare": time.perf_counter() - t0}
 
@@ -545,7 +585,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     timings["classifier"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    generated = generate_for_test(model, ckpt, data, temperature, greedy, seed, progress=progress)
+    generated = generate_for_test(ck, data, temperature, greedy, seed, progress=progress)
     timings["generate"] = time.perf_counter() - t
     t = time.perf_counter()
     gen_images = render(generated, allow_empty=True)
@@ -553,6 +593,8 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     rec_score = rec(clf, gen_images, labels)
     ret_scores = ret(model, gen_images, test_mu)
     overlap = overlap_measures(model, test_mu, test_s2, labels, cats)
+    control = component_control(ck, clf, temperature=temperature, seed=seed) \
+        if model.cfg.objective != "vae" else []
     timings["scores"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -560,7 +602,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
         tsne_plot(test_mu, labels, cats, model.latent.means, model.latent.alpha, seed=seed, path=out / "tsne.png",
                   title=f"{_run_name(ckpt_path)} ({model.cfg.objective}): test codes and Gaussian means")
     pick = np.linspace(0, len(labels) - 1, min(n_show, len(labels))).astype(int)  # spread over the categories
-    originals = denormalise([data.strokes["test"][i] for i in pick], ckpt["scale"])
+    originals = denormalise([data.strokes["test"][i] for i in pick], ck.scale)
     pairs = [s for orig, i in zip(originals, pick) for s in (orig, generated[i])]
     titles = [x for i in pick for x in (f"{cats[labels[i]]} #{i}", "generated")]
     save_grid(pairs, out / "samples.png", ncols=8, titles=titles)
@@ -572,8 +614,9 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
         "temperature": temperature, "greedy": greedy, "seed": seed,
         "rec": rec_score, "ret": ret_scores, "classifier": clf_info, "overlap": overlap,
         "empty_generations": int(sum(len(s) == 0 for s in generated)),
+        "ended": ended_share(generated, ck.max_len), "control": control,
         "mean_length": float(np.mean([len(s) for s in generated])),
-        "checkpoint_step": ckpt.get("step"), "checkpoint_epoch": ckpt.get("epoch"),
+        "checkpoint_step": ck.info.get("step"), "checkpoint_epoch": ck.info.get("epoch"),
         "seconds": {k: round(v, 2) for k, v in {**timings, "total": time.perf_counter() - t0}.items()},
         "out_dir": str(out),
     }
@@ -596,7 +639,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder; default <checkpoint folder>/eval (eval-<name> when several "
                              "checkpoints share a folder); with several checkpoints one sub-folder per run and "
                              "compare.md here")
-    parser.add_argument("--temperature", type=float, default=0.24)
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--greedy", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="first N sketches of each split per category")
     parser.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,9 @@
 * :func:`decode` -- any batch of codes to stroke-3 sketches: every sketch stops at its own ``p_end``
   (or ``N_max``) while the batch goes on (:meth:`iapix.decoder.SketchDecoder.generate`). A sketch
   whose first point is ``p_end`` comes back empty (0 rows): render it with ``allow_empty=True``;
+* the functions that need the checkpoint's scale factor, N_max or categories take the
+  :class:`iapix.checkpoint.Checkpoint` (``ck = load_checkpoint(path)``); those of the network alone
+  (:func:`encode`, :func:`component_codes`, ...) take the model (``ck.model``);
 * your own drawing: :func:`drawing_to_stroke3` (canvas polylines through the raw-ndjson simplification),
   :func:`encode_drawing` (image, code, posterior, label) and :func:`complete` (sketch-rnn completion:
   teacher-forced over your points, then sampled on). Departure: a drawing longer than ``N_max`` after
@@ -20,6 +23,8 @@ and 48x48 images through the data's own renderer (:func:`iapix.raster.render`).
 from __future__ import annotations
 
 import argparse
+import math
+import numbers
 from pathlib import Path
 from typing import Sequence
 
@@ -27,8 +32,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from iapix.data import from_stroke5
+from iapix.checkpoint import Checkpoint
+from iapix.data import denormalise, from_stroke5, normalise
+from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.model import IAPix
+
+MIN_EXTENT = 2.0  # canvas pixels: a smaller drawing is a slip of the pen (it would be blown up to 255 px)
 
 
 def to_stroke3(strokes5: Tensor, scale: float = 1.0) -> list[np.ndarray]:
@@ -36,28 +45,38 @@ def to_stroke3(strokes5: Tensor, scale: float = 1.0) -> list[np.ndarray]:
     out = []
     for row in strokes5[:, 1:].detach().float().cpu().numpy():
         s = from_stroke5(row)  # may be empty
-        s[:, :2] *= scale
         if len(s) and s[-1, 2] == 0:
             s[-1, 2] = 1.0  # a sketch cut at N_max still ends with a pen lift
         out.append(s)
-    return out
+    return denormalise(out, scale)
+
+
+def check_temperature(temperature: float, greedy: bool = False) -> float:
+    """``temperature`` as a float if it can be sampled at (finite and > 0; anything when ``greedy``)."""
+    if not greedy and not (isinstance(temperature, numbers.Real) and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature {temperature!r}: expected a finite number > 0 (or greedy decoding)")
+    return float(temperature)
 
 
 @torch.no_grad()
-def decode(model: IAPix, z: Tensor, max_len: int, scale: float = 1.0, temperature: float = 0.24,
-           greedy: bool = False, seed: int | None = None, batch_size: int = 1024,
-           progress: bool = False) -> list[np.ndarray]:
-    """Codes ``z [B, z_dim]`` -> ``B`` stroke-3 sketches, generated ``batch_size`` at a time."""
+def decode(ck: Checkpoint, z: Tensor, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False, seed: int | None = None,
+           batch_size: int = 1024, progress: bool = False, max_len: int | None = None) -> list[np.ndarray]:
+    """Codes ``z [B, z_dim]`` -> ``B`` stroke-3 sketches in pixel units, generated ``batch_size`` at a time.
+
+    Each sketch has at most ``max_len`` points (default: the checkpoint's N_max).
+    """
     from tqdm.auto import tqdm
 
-    device = next(model.parameters()).device
+    check_temperature(temperature, greedy)
+    model = ck.model
+    device = ck.device
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     was_training = model.training
     model.eval()
     out: list[np.ndarray] = []
     for i in tqdm(range(0, len(z), batch_size), desc="generate", unit="batch", disable=not progress, leave=False):
-        s5, _ = model.generate(z[i:i + batch_size].to(device), max_len, temperature, greedy, gen)
-        out += to_stroke3(s5, scale)
+        s5, _ = model.generate(z[i:i + batch_size].to(device), max_len or ck.max_len, temperature, greedy, gen)
+        out += to_stroke3(s5, ck.scale)
     model.train(was_training)
     return out
 
@@ -82,16 +101,15 @@ def encode(model: IAPix, images: Tensor | np.ndarray, batch_size: int = 512) -> 
     return torch.cat(mus), torch.cat(s2s)
 
 
-def conditional(model: IAPix, images: Tensor | np.ndarray, max_len: int, scale: float = 1.0,
-                from_mu: bool = True, temperature: float = 0.24, greedy: bool = False,
-                seed: int | None = None) -> list[np.ndarray]:
+def conditional(ck: Checkpoint, images: Tensor | np.ndarray, from_mu: bool = True, temperature: float = DEFAULT_TEMPERATURE,
+                greedy: bool = False, seed: int | None = None) -> list[np.ndarray]:
     """Reconstruct sketches from their images: encode, then decode from ``mu`` (or a sampled ``z``)."""
-    mu, s2 = encode(model, images)
+    mu, s2 = encode(ck.model, images)
     z = mu
     if not from_mu:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = mu + s2.sqrt() * torch.randn(mu.shape, generator=gen)
-    return decode(model, z, max_len, scale, temperature, greedy, seed)
+    return decode(ck, z, temperature, greedy, seed)
 
 
 def check_component(model: IAPix, k: int) -> int:
@@ -111,10 +129,10 @@ def component_codes(model: IAPix, k: int, n: int, seed: int | None = None) -> Te
     return m + v.sqrt() * torch.randn(n, m.numel(), generator=gen)
 
 
-def from_component(model: IAPix, k: int, n: int, max_len: int, scale: float = 1.0, temperature: float = 0.24,
-                   greedy: bool = False, seed: int | None = None) -> list[np.ndarray]:
+def from_component(ck: Checkpoint, k: int, n: int, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
+                   seed: int | None = None) -> list[np.ndarray]:
     """``n`` sketches from Gaussian ``k`` of the GMM (controlled generation)."""
-    return decode(model, component_codes(model, k, n, seed), max_len, scale, temperature, greedy, seed)
+    return decode(ck, component_codes(ck.model, k, n, seed), temperature, greedy, seed)
 
 
 def interpolate(z_a: Tensor, z_b: Tensor, steps: int) -> Tensor:
@@ -168,49 +186,79 @@ def save_grid(sketches: Sequence[np.ndarray], path: str | Path, ncols: int = 8,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from iapix.cli import positive_float, positive_int
+
     parser.add_argument("--checkpoint", required=True, help="a best.pt / last.pt written by iapix train")
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--component", help="draw codes from this Gaussian (an index, or 'heaviest')")
-    what.add_argument("--from-test", type=int, metavar="N", help="reconstruct the first N test sketches")
+    what.add_argument("--component", help="draw codes from this Gaussian: an index, 'heaviest', or 'all' "
+                      "(one row per live Gaussian, heaviest first, then a row of real test sketches per category)")
+    what.add_argument("--from-test", type=positive_int, metavar="N", help="reconstruct the first N test sketches")
     what.add_argument("--interpolate", type=int, nargs=2, metavar=("K_A", "K_B"),
                       help="walk from the mean of Gaussian K_A to that of K_B")
-    parser.add_argument("--n", type=int, default=64, help="number of sketches (steps for --interpolate)")
-    parser.add_argument("--temperature", type=float, default=0.24)
+    parser.add_argument("--n", type=positive_int, default=64, help="number of sketches (steps for --interpolate)")
+    parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--greedy", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default="data", help="folder with the category files (for --from-test)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default="out/samples.png", help="PNG grid")
+    parser.add_argument("--out", default="out/samples.png", help="PNG grid (a folder: FOLDER/samples.png)")
     parser.add_argument("--svg-dir", default=None, help="also write one SVG per sketch here")
 
 
-def run(args: argparse.Namespace) -> int:
+def per_gaussian_grid(ck: Checkpoint, n: int, data_dir: str | Path = "data", temperature: float = DEFAULT_TEMPERATURE,
+                      greedy: bool = False, seed: int | None = 0) -> tuple[list[np.ndarray], list[str], int]:
+    """Controlled generation at a glance: ``n`` sketches from each live Gaussian (``alpha > ALIVE``,
+    heaviest first), then ``n`` real test sketches of each category -> (sketches, titles, ncols = n)."""
     from iapix.data import prepare
-    from iapix.train import load_model, pick_device
+    from iapix.latent import ALIVE
 
-    model, ckpt = load_model(args.checkpoint, pick_device(args.device))
-    scale, max_len = ckpt["scale"], ckpt["max_len"]
-    opts = dict(max_len=max_len, scale=scale, temperature=args.temperature, greedy=args.greedy, seed=args.seed)
-    titles = None
-    if args.component is not None:
+    alpha = ck.model.latent.alpha.cpu()
+    sketches, titles = [], []
+    for k in [int(k) for k in alpha.argsort(descending=True) if alpha[k] > ALIVE]:
+        sketches += from_component(ck, k, n, temperature, greedy, None if seed is None else seed + k)
+        titles += [f"Gaussian {k} (α {float(alpha[k]):.2f})"] + [""] * (n - 1)
+    data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale)
+    for c, name in enumerate(ck.categories):
+        idx = np.flatnonzero(data.labels["test"] == c)[:n]
+        sketches += denormalise([data.strokes["test"][i] for i in idx], ck.scale)
+        titles += [f"real {name}"] + [""] * (len(idx) - 1)
+        sketches += [np.zeros((0, 3), np.float32)] * (n - len(idx))  # keep the rows aligned
+        titles += [""] * (n - len(idx))
+    return sketches, titles, n
+
+
+def run(args: argparse.Namespace) -> int:
+    from iapix.checkpoint import load_checkpoint
+    from iapix.cli import output_file
+    from iapix.data import prepare
+
+    out = output_file(args.out, "samples.png")  # before the work: a bad --out fails at once
+    ck = load_checkpoint(args.checkpoint, args.device)
+    opts = dict(temperature=args.temperature, greedy=args.greedy, seed=args.seed)
+    titles, ncols = None, 8
+    if args.component == "all":
+        sketches, titles, ncols = per_gaussian_grid(ck, args.n, args.data, **opts)
+    elif args.component is not None:
         if args.component == "heaviest":
-            k = int(model.latent.alpha.argmax())
+            k = int(ck.model.latent.alpha.argmax())
         elif args.component.lstrip("-").isdigit():
             k = int(args.component)
         else:
-            raise ValueError(f"--component: expected a Gaussian index or 'heaviest', got {args.component!r}")
-        sketches = from_component(model, k, args.n, **opts)
+            raise ValueError(f"--component: expected a Gaussian index, 'heaviest' or 'all', got {args.component!r}")
+        sketches = from_component(ck, k, args.n, **opts)
     elif args.interpolate is not None:
-        sketches = decode(model, interpolate_components(model, *args.interpolate, args.n), **opts)
+        if args.n < 2:
+            raise ValueError(f"--n {args.n}: --interpolate needs at least 2 steps (both ends are drawn)")
+        sketches = decode(ck, interpolate_components(ck.model, *args.interpolate, args.n), **opts)
     else:
-        data = prepare(ckpt["categories"], args.data, max_len=max_len, scale=scale)
+        data = prepare(ck.categories, args.data, max_len=ck.max_len, scale=ck.scale)
         n = min(args.from_test, len(data.strokes["test"]))
         pick = np.linspace(0, len(data.strokes["test"]) - 1, n).astype(int)  # spread over the categories
-        originals = [data.strokes["test"][i] * np.array([scale, scale, 1], np.float32) for i in pick]
-        recon = conditional(model, data.images["test"][pick], **opts)
+        originals = denormalise([data.strokes["test"][i] for i in pick], ck.scale)
+        recon = conditional(ck, data.images["test"][pick], **opts)
         sketches = [s for pair in zip(originals, recon) for s in pair]
-        titles = [t for i in pick for t in (f"{ckpt['categories'][data.labels['test'][i]]} #{i}", "reconstruction")]
-    path = save_grid(sketches, args.out, titles=titles)
+        titles = [t for i in pick for t in (f"{ck.categories[data.labels['test'][i]]} #{i}", "reconstruction")]
+    path = save_grid(sketches, out, ncols=ncols, titles=titles)
     print(f"{len(sketches)} sketches -> {path}")
     if args.svg_dir:
         d = Path(args.svg_dir)
@@ -235,8 +283,9 @@ def drawing_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
     """Canvas polylines (a list of ``(m_j, 2)`` points, canvas pixels) -> stroke-3 ``(n, 3)`` float32.
 
     The same code path as a raw ndjson drawing (``simplify_lines`` then ``lines_to_stroke3``), so the
-    result is in the 0-255 units of the simplified QuickDraw data. An empty pad or a drawing that is
-    a single dot (zero extent) raises ``ValueError``.
+    result is in the 0-255 units of the simplified QuickDraw data. An empty pad, a drawing that is a
+    single dot, one smaller than ``MIN_EXTENT`` canvas pixels (a slip, which the simplification would
+    blow up to a 255-pixel line) and points that are not ``[x, y]`` numbers raise ``ValueError``.
     """
     from iapix.data import lines_to_stroke3, simplify_lines
 
@@ -244,7 +293,11 @@ def drawing_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
         raise ValueError(f"strokes: expected a list of strokes, got {type(lines).__name__}")
     clean = []
     for j, line in enumerate(lines):
-        a = np.asarray(line, dtype=np.float64)
+        try:
+            a = np.asarray(line, dtype=np.float64)
+        except (TypeError, ValueError):
+            first = line[0] if isinstance(line, (list, tuple)) and line else line
+            raise ValueError(f"stroke {j}: expected a list of [x, y] number pairs, got points like {first!r}") from None
         if a.size == 0:
             continue
         if a.ndim != 2 or a.shape[1] != 2:
@@ -255,8 +308,12 @@ def drawing_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
     if not clean:
         raise ValueError("the drawing is empty: draw at least one stroke")
     pts = np.concatenate(clean)
-    if float((pts.max(0) - pts.min(0)).max()) == 0.0:
+    extent = float((pts.max(0) - pts.min(0)).max())
+    if extent == 0.0:
         raise ValueError("the drawing is a single dot: draw a line (at least two distinct points)")
+    if extent < MIN_EXTENT:
+        raise ValueError(f"the drawing is only {extent:.2g} px across: draw a line at least {MIN_EXTENT:g} px long "
+                         "(a smaller one would be blown up to 255 px)")
     return lines_to_stroke3(simplify_lines(clean)).astype(np.float32)
 
 
@@ -276,10 +333,10 @@ def _image(stroke3: np.ndarray, scale: float) -> np.ndarray:
     """Pixel-unit stroke-3 -> the encoder's 48x48 image (normalised as ``prepare`` does, then rendered)."""
     from iapix.raster import render_one
 
-    return render_one(stroke3 * np.array([1.0 / scale, 1.0 / scale, 1.0], np.float32))
+    return render_one(normalise([stroke3], scale)[0])
 
 
-def encode_drawing(model: IAPix, ckpt: dict, lines: Sequence[np.ndarray]) -> dict:
+def encode_drawing(ck: Checkpoint, lines: Sequence[np.ndarray]) -> dict:
     """A canvas drawing -> ``dict(stroke3, image, mu, s2, posterior, label, note)``.
 
     ``stroke3`` (n, 3) in pixel units (0-255, truncated to ``N_max``), ``image`` [48, 48] in [-1, 1],
@@ -288,8 +345,9 @@ def encode_drawing(model: IAPix, ckpt: dict, lines: Sequence[np.ndarray]) -> dic
     otherwise), ``note`` a sentence on anything unusual ("" if nothing): truncation, or a VAE
     checkpoint, whose single N(0, I) makes the posterior trivially [1.0].
     """
-    stroke3, note = _fit(drawing_to_stroke3(lines), int(ckpt["max_len"]))
-    image = _image(stroke3, float(ckpt["scale"]))
+    model = ck.model
+    stroke3, note = _fit(drawing_to_stroke3(lines), ck.max_len)
+    image = _image(stroke3, ck.scale)
     mu, s2 = encode(model, image[None])
     lat = model.latent
     dev = lat.alpha.device
@@ -303,50 +361,34 @@ def encode_drawing(model: IAPix, ckpt: dict, lines: Sequence[np.ndarray]) -> dic
 
 
 @torch.no_grad()
-def complete(model: IAPix, ckpt: dict, stroke3: np.ndarray, n: int = 1, temperature: float = 0.24,
+def complete(ck: Checkpoint, stroke3: np.ndarray, n: int = 1, temperature: float = DEFAULT_TEMPERATURE,
              seed: int | None = 0, greedy: bool = False) -> list[np.ndarray]:
     """sketch-rnn completion: ``n`` continuations of a started drawing, batched -> ``n`` stroke-3 sketches.
 
-    ``stroke3`` (L, 3) in pixel units (truncated to ``N_max``). ``z`` = encoder ``mu`` of the drawing's
-    image; the decoder reads the start token and the user's points teacher-forced (state after the
-    last point), then samples on, the state repeated ``n`` times; each continuation stops at its own
-    ``p_end`` or when the whole sketch reaches ``N_max`` points. Returns the user's rows unchanged
+    Generation from a prefix (:meth:`iapix.decoder.SketchDecoder.generate`, ``prefix=``): ``z`` = encoder
+    ``mu`` of the drawing's image; the decoder reads the user's points teacher-forced, then samples on;
+    each continuation stops at its own ``p_end`` or when the whole sketch reaches ``N_max`` points.
+    ``stroke3`` (L, 3) in pixel units (truncated to ``N_max``). Returns the user's rows unchanged
     followed by each continuation (pixel units; a continuation may be empty).
     """
     from iapix.data import to_stroke5
-    from iapix.decoder import sample_point
 
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n: expected a positive integer, got {n!r}")
-    scale, max_len = float(ckpt["scale"]), int(ckpt["max_len"])
-    user, _ = _fit(stroke3, max_len)
-    L, room = len(user), max_len - len(user)
-    if room == 0:
+    check_temperature(temperature, greedy)
+    model, scale, device = ck.model, ck.scale, ck.device
+    user, _ = _fit(stroke3, ck.max_len)
+    L = len(user)
+    if L == ck.max_len:
         return [user.copy() for _ in range(n)]
-    device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
-    dec = model.decoder
     was_training = model.training
     model.eval()
     try:
         mu, _ = encode(model, _image(user, scale)[None])
-        z = mu.to(device).expand(n, -1).contiguous()  # [n, D]
-        norm = user * np.array([1.0 / scale, 1.0 / scale, 1.0], np.float32)
-        s5 = torch.from_numpy(to_stroke5([norm], L)[0]).to(device)  # [1, L + 1, 5]: start token + points
-        x = torch.cat([s5[:, :L], z[:1, None].expand(1, L, -1)], -1)  # inputs before the last point
-        _, state = dec.cell(x, dec.init_state(z[:1]))
-        state, point = state.expand(n, -1).contiguous(), s5[:, L].expand(n, -1).contiguous()
-        out = torch.zeros(n, room + 1, 5, device=device)
-        out[:, 0, 2] = 1.0  # a start token, dropped by to_stroke3
-        out[:, 1:, 4] = 1.0
-        done = torch.zeros(n, dtype=torch.bool, device=device)
-        for t in range(room):
-            params, state = dec.step(point, z, state)
-            point = sample_point(params, temperature, greedy, gen)
-            done = done | (point[:, 4] > 0.5)
-            out[:, t + 1] = torch.where(done.unsqueeze(1), out[:, t + 1], point)
-            if bool(done.all()):
-                break
+        prefix = torch.from_numpy(to_stroke5(normalise([user], scale), L)[0][:, 1:]).to(device)  # [1, L, 5]
+        out, _ = model.generate(mu.to(device).expand(n, -1), ck.max_len, temperature, greedy, gen, prefix=prefix)
     finally:
         model.train(was_training)
-    return [np.concatenate([user, c]) if len(c) else user.copy() for c in to_stroke3(out, scale)]
+    continuations = to_stroke3(out[:, L:], scale)  # row L (the user's last point) plays the start token
+    return [np.concatenate([user, c]) if len(c) else user.copy() for c in continuations]

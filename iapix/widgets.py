@@ -24,8 +24,10 @@ not have) is shown as a one-line message in the output instead of a traceback.
 Figures are plain ``matplotlib.figure.Figure`` objects (no pyplot state, nothing to close): a
 notebook displays one when it is a cell's value. Every function also takes ``fig=``, an existing
 figure or sub-figure to draw into, to put two panels side by side (``Figure.subfigures``).
-Generated sketches are in pixel units (the checkpoint's ``scale``); test sketches are shown in the
-same units. Sampling is reproducible: the same ``seed`` gives the same sketches (``iapix.sample``).
+The pictures take the :class:`iapix.checkpoint.Checkpoint` (``ck = load_checkpoint(path)``): the model
+with its scale factor, N_max and categories. Generated sketches are in pixel units (the checkpoint's
+``scale``); test sketches are shown in the same units. Sampling is reproducible: the same ``seed``
+gives the same sketches (``iapix.sample``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from iapix.data import Prepared
+from iapix.checkpoint import Checkpoint
+from iapix.data import Prepared, denormalise
+from iapix.decoder import DEFAULT_TEMPERATURE
+from iapix.latent import ALIVE
 from iapix.model import IAPix
 from iapix.plot import plot_image, plot_sketch
 from iapix.sample import check_component, decode, encode, from_component, interpolate_components
@@ -48,7 +53,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
 
 CELL = 1.3  # inches per sketch cell
-DEAD = 1e-3  # a Gaussian with alpha_k <= DEAD is "dead" (as the training log's "alive" column)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def _check_positive(name: str, value: int) -> None:
 def alpha_text(model: IAPix, k: int) -> str:
     """``"α = 0.545"`` (``"α = 1e-10, dead"`` for a pruned Gaussian)."""
     a = float(model.latent.alpha[k])
-    return f"α = {a:.3g}" + (", dead" if a <= DEAD else "")
+    return f"α = {a:.3g}" + (", dead" if a <= ALIVE else "")
 
 
 def _how(temperature: float, greedy: bool, seed: int | None) -> str:
@@ -82,7 +86,7 @@ def _how(temperature: float, greedy: bool, seed: int | None) -> str:
 
 def _pixels(data: Prepared, scale: float, i: int) -> np.ndarray:
     """Test sketch ``i`` of ``data`` (normalised stroke-3) back in pixel units."""
-    return data.strokes["test"][i] * np.array([scale, scale, 1.0], np.float32)
+    return denormalise([data.strokes["test"][i]], scale)[0]
 
 
 def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tensor, Tensor, Tensor]:
@@ -127,7 +131,7 @@ def _empty_cell(ax, text: str) -> None:
 # the pictures
 
 
-def component_panel(model: IAPix, ckpt: dict, data: Prepared, k: int, n: int = 8, temperature: float = 0.24,
+def component_panel(ck: Checkpoint, data: Prepared, k: int, n: int = 8, temperature: float = DEFAULT_TEMPERATURE,
                     seed: int | None = 0, greedy: bool = False, n_members: int = 4, ncols: int = 8,
                     codes: tuple[Tensor, Tensor, Tensor] | None = None,
                     fig: "FigureBase | None" = None) -> "FigureBase":
@@ -137,18 +141,19 @@ def component_panel(model: IAPix, ckpt: dict, data: Prepared, k: int, n: int = 8
     or one cell saying ``none`` when no test code has label ``k``. The figure's title gives ``k`` and
     its weight ``alpha_k``. ``codes``: :func:`split_codes` of the test split (computed when not given).
     """
+    model = ck.model
     k = check_component(model, k)
     _check_positive("n", n)
     _check_test(data)
     mu, s2, labels = codes if codes is not None else split_codes(model, data)
-    sketches = from_component(model, k, n, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    sketches = from_component(ck, k, n, temperature, greedy, seed)
     pick = members(labels, k, n_members)
     fig, axes = _grid(fig, n + max(1, len(pick)), ncols)
     for j, (ax, s) in enumerate(zip(axes, sketches)):
         plot_sketch(ax, s, title=f"sample {j + 1}")
     if len(pick):
         for ax, i in zip(axes[n:], pick):
-            plot_sketch(ax, _pixels(data, ckpt["scale"], i), color="tab:blue",
+            plot_sketch(ax, _pixels(data, ck.scale, i), color="tab:blue",
                         title=f"{data.categories[data.labels['test'][i]]} #{i}")
     else:
         _empty_cell(axes[n], f"members: none\n(no test code\nhas label {k})")
@@ -158,16 +163,17 @@ def component_panel(model: IAPix, ckpt: dict, data: Prepared, k: int, n: int = 8
     return fig
 
 
-def code_strip(model: IAPix, ckpt: dict, z: Tensor, titles: Sequence[str] | None = None, temperature: float = 0.24,
+def code_strip(ck: Checkpoint, z: Tensor, titles: Sequence[str] | None = None, temperature: float = DEFAULT_TEMPERATURE,
                greedy: bool = False, seed: int | None = 0, title: str | None = None,
                fig: "FigureBase | None" = None) -> "FigureBase":
     """Codes ``z [S, D]`` decoded side by side, one axis each (one batch, one ``seed``)."""
     z = torch.as_tensor(z).float()
-    if z.dim() != 2 or z.shape[1] != model.cfg.z_dim or len(z) == 0:
-        raise ValueError(f"z: expected [S, {model.cfg.z_dim}] codes with S >= 1, got {tuple(z.shape)}")
+    z_dim = ck.config.z_dim
+    if z.dim() != 2 or z.shape[1] != z_dim or len(z) == 0:
+        raise ValueError(f"z: expected [S, {z_dim}] codes with S >= 1, got {tuple(z.shape)}")
     if titles is not None and len(titles) != len(z):
         raise ValueError(f"titles: {len(titles)} given for {len(z)} codes")
-    sketches = decode(model, z, ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    sketches = decode(ck, z, temperature, greedy, seed)
     fig, axes = _grid(fig, len(z), len(z))
     for j, (ax, s) in enumerate(zip(axes, sketches)):
         plot_sketch(ax, s, title=titles[j] if titles is not None else None)
@@ -175,7 +181,7 @@ def code_strip(model: IAPix, ckpt: dict, z: Tensor, titles: Sequence[str] | None
     return fig
 
 
-def interpolation_strip(model: IAPix, ckpt: dict, k_a: int, k_b: int, steps: int = 7, temperature: float = 0.24,
+def interpolation_strip(ck: Checkpoint, k_a: int, k_b: int, steps: int = 7, temperature: float = DEFAULT_TEMPERATURE,
                         greedy: bool = False, seed: int | None = 0, t: float | None = None,
                         fig: "FigureBase | None" = None) -> "FigureBase":
     """Sketches decoded from ``steps`` codes on the line from the mean of Gaussian ``k_a`` to that of ``k_b``.
@@ -183,6 +189,7 @@ def interpolation_strip(model: IAPix, ckpt: dict, k_a: int, k_b: int, steps: int
     Axes titled ``t = 0.00`` ... ``t = 1.00`` (code ``(1 - t) m_a + t m_b``); with ``t`` given, one
     more axis at the end decodes that single position (the explorer's slider).
     """
+    model = ck.model
     k_a, k_b = check_component(model, k_a), check_component(model, k_b)
     if not isinstance(steps, (int, np.integer)) or steps < 2:
         raise ValueError(f"steps: expected an integer >= 2 (both ends are included), got {steps!r}")
@@ -197,17 +204,17 @@ def interpolation_strip(model: IAPix, ckpt: dict, k_a: int, k_b: int, steps: int
         titles.append(f"slider: t = {t:.2f}")
     title = (f"mean of Gaussian {k_a} ({alpha_text(model, k_a)}) → mean of {k_b} ({alpha_text(model, k_b)}); "
              f"{_how(temperature, greedy, seed)}")
-    return code_strip(model, ckpt, z, titles, temperature, greedy, seed, title, fig)
+    return code_strip(ck, z, titles, temperature, greedy, seed, title, fig)
 
 
-def temperature_strip(model: IAPix, ckpt: dict, z: Tensor, temperatures: Sequence[float] = (0.1, 0.24, 0.5, 0.8, 1.0),
+def temperature_strip(ck: Checkpoint, z: Tensor, temperatures: Sequence[float] = (0.1, 0.24, 0.5, 0.8, 1.0),
                       seed: int | None = 0, with_greedy: bool = True, title: str | None = None,
                       fig: "FigureBase | None" = None) -> "FigureBase":
     """One code ``z [D]`` decoded greedily (optional) and at each temperature, same ``seed`` each time."""
     z = torch.as_tensor(z).float().reshape(1, -1)
-    if z.shape[1] != model.cfg.z_dim:
-        raise ValueError(f"z: expected one code of {model.cfg.z_dim} numbers, got {z.shape[1]}")
-    bad = [x for x in temperatures if not x > 0]
+    if z.shape[1] != ck.config.z_dim:
+        raise ValueError(f"z: expected one code of {ck.config.z_dim} numbers, got {z.shape[1]}")
+    bad = [x for x in temperatures if not (x > 0 and np.isfinite(x))]
     if bad:
         raise ValueError(f"temperatures: every value must be > 0 (use with_greedy for the arg-max), got {bad}")
     runs = ([(True, 1.0)] if with_greedy else []) + [(False, float(x)) for x in temperatures]
@@ -215,13 +222,13 @@ def temperature_strip(model: IAPix, ckpt: dict, z: Tensor, temperatures: Sequenc
         raise ValueError("temperature_strip: no temperature given and with_greedy=False: nothing to draw")
     fig, axes = _grid(fig, len(runs), len(runs))
     for ax, (greedy, tau) in zip(axes, runs):
-        s = decode(model, z, ckpt["max_len"], ckpt["scale"], tau, greedy, seed)[0]
+        s = decode(ck, z, tau, greedy, seed)[0]
         plot_sketch(ax, s, title="greedy" if greedy else f"tau = {tau:g}")
     fig.suptitle(title or f"one code, several temperatures (seed {seed})", fontsize=9)
     return fig
 
 
-def reconstruction_panel(model: IAPix, ckpt: dict, data: Prepared, index: int, n: int = 3, temperature: float = 0.24,
+def reconstruction_panel(ck: Checkpoint, data: Prepared, index: int, n: int = 3, temperature: float = DEFAULT_TEMPERATURE,
                          seed: int | None = 0, greedy: bool = False,
                          fig: "FigureBase | None" = None) -> "FigureBase":
     """Test sketch ``index``, its 48x48 input image, and ``n`` sketches decoded from its ``mu`` (SPEC §5).
@@ -229,16 +236,17 @@ def reconstruction_panel(model: IAPix, ckpt: dict, data: Prepared, index: int, n
     Axes: the sketch (``<category> #<index>``), the image (``48x48 input``), then ``from mu 1`` ...
     The title gives the sketch's component label and its weight.
     """
+    model = ck.model
     _check_test(data, index)
     _check_positive("n", n)
     index = int(index)
     image = data.images["test"][index:index + 1]
     mu, s2 = encode(model, image)
     k = int(model.latent.labels(mu.to(model.latent.alpha.device), s2.to(model.latent.alpha.device))[0])
-    sketches = decode(model, mu.expand(n, -1), ckpt["max_len"], ckpt["scale"], temperature, greedy, seed)
+    sketches = decode(ck, mu.expand(n, -1), temperature, greedy, seed)
     fig, axes = _grid(fig, n + 2, n + 2)
     cat = data.categories[data.labels["test"][index]]
-    plot_sketch(axes[0], _pixels(data, ckpt["scale"], index), color="tab:blue", title=f"{cat} #{index}")
+    plot_sketch(axes[0], _pixels(data, ck.scale, index), color="tab:blue", title=f"{cat} #{index}")
     plot_image(axes[1], image[0], title="48x48 input")
     for j, (ax, s) in enumerate(zip(axes[2:], sketches)):
         plot_sketch(ax, s, title=f"from mu {j + 1}")
@@ -288,7 +296,7 @@ def _box_class():
 class Explorer:
     """ipywidgets explorer of a model's GMM: pick a Gaussian, interpolate, reconstruct test sketches.
 
-    ``Explorer(model, ckpt, data).widget`` is the box to display. Controls: a view selector; the
+    ``Explorer(ck, data).widget`` is the box to display. Controls: a view selector; the
     Gaussian (a dropdown whose labels give each ``alpha_k``), number of samples; interpolation
     end points, steps and a slider ``t`` along the line; the test sketch; shared temperature, greedy
     switch and seed. Each change re-renders the current view into ``output`` through the plain
@@ -296,12 +304,13 @@ class Explorer:
     :meth:`show_component` selects a Gaussian by number and reports a bad one in the output.
     """
 
-    def __init__(self, model: IAPix, ckpt: dict, data: Prepared, component: int | None = None, n: int = 8,
-                 temperature: float = 0.24, seed: int = 0, dpi: int = 72) -> None:
+    def __init__(self, ck: Checkpoint, data: Prepared, component: int | None = None, n: int = 8,
+                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72) -> None:
         import ipywidgets as W
 
         n_test = _check_test(data)
-        self.model, self.ckpt, self.data, self.dpi = model, ckpt, data, dpi
+        model = ck.model
+        self.ck, self.data, self.dpi = ck, data, dpi
         self.codes = split_codes(model, data)  # once: the members of every Gaussian
         self.figure: FigureBase | None = None
         self.renders = 0
@@ -331,7 +340,7 @@ class Explorer:
         for w in controls:
             w.observe(self._on_change, names="value")
         header = W.HTML(f"<b>{model.cfg.objective}</b> model, K = {K} Gaussians, "
-                        f"{int((alpha > DEAD).sum())} alive (α &gt; {DEAD:g}); {n_test} test sketches")
+                        f"{int((alpha > ALIVE).sum())} alive (α &gt; {ALIVE:g}); {n_test} test sketches")
         views = W.HBox([W.VBox([self.component, self.n]), W.VBox([self.k_a, self.k_b, self.steps, self.t]),
                         W.VBox([self.index])])
         shared = W.HBox([self.temperature, self.seed, self.greedy])
@@ -349,7 +358,7 @@ class Explorer:
     def show_component(self, k: int) -> None:
         """Show Gaussian ``k`` (switches to the component view); a bad ``k`` is reported in the output."""
         try:
-            k = check_component(self.model, k)
+            k = check_component(self.ck.model, k)
         except ValueError as e:
             self._show_error(e)
             return
@@ -372,12 +381,12 @@ class Explorer:
             raise ValueError(f"seed {seed}: expected an integer in [0, 2**63)")
         opts = dict(temperature=float(self.temperature.value), greedy=bool(self.greedy.value), seed=seed)
         if self.view.value == "component":
-            return component_panel(self.model, self.ckpt, self.data, self.component.value, int(self.n.value),
+            return component_panel(self.ck, self.data, self.component.value, int(self.n.value),
                                    codes=self.codes, **opts)
         if self.view.value == "interpolation":
-            return interpolation_strip(self.model, self.ckpt, self.k_a.value, self.k_b.value, int(self.steps.value),
+            return interpolation_strip(self.ck, self.k_a.value, self.k_b.value, int(self.steps.value),
                                        t=float(self.t.value), **opts)
-        return reconstruction_panel(self.model, self.ckpt, self.data, int(self.index.value), **opts)
+        return reconstruction_panel(self.ck, self.data, int(self.index.value), **opts)
 
     def _refresh(self) -> None:
         """Re-render the current view into the output area (an error becomes a message there)."""
@@ -513,8 +522,8 @@ def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, n
     return out
 
 
-def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.ndarray], n: int = 4,
-                  n_near: int = 4, temperature: float = 0.24, seed: int | None = 0,
+def drawing_panel(ck: Checkpoint, data: Prepared, lines: Sequence[np.ndarray], n: int = 4,
+                  n_near: int = 4, temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0,
                   codes: tuple[Tensor, Tensor, Tensor] | None = None, classifier: torch.nn.Module | None = None,
                   fig: "FigureBase | None" = None) -> tuple["FigureBase", dict]:
     """Everything about one drawing (canvas polylines): a figure of five rows, and the numbers behind it.
@@ -532,6 +541,7 @@ def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.n
     from iapix.evaluate import predict
     from iapix.sample import complete, encode_drawing
 
+    model = ck.model
     if model.cfg.objective == "vae":
         raise ValueError("this is a VAE checkpoint: its prior is one Gaussian N(0, I), so there is no posterior "
                          "over components and no 'winning Gaussian' to draw variations from; load an ia or rpcl "
@@ -539,15 +549,15 @@ def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.n
     _check_positive("n", n)
     _check_positive("n_near", n_near)
     _check_test(data)
-    info = encode_drawing(model, ckpt, lines)
+    info = encode_drawing(ck, lines)
     mu_t, _, labels = codes if codes is not None else split_codes(model, data)
-    K, scale, max_len = model.latent.K, ckpt["scale"], ckpt["max_len"]
+    K, scale = model.latent.K, ck.scale
     majority = component_majority(labels, data.labels["test"], data.categories, K)
     nearest = (mu_t - info["mu"][None]).square().sum(1).topk(min(n_near, len(mu_t)), largest=False).indices.numpy()
     k = info["label"]
-    recon = decode(model, info["mu"][None].expand(n, -1), max_len, scale, temperature, False, seed)
-    variations = from_component(model, k, n, max_len, scale, temperature, False, seed)
-    completions = complete(model, ckpt, info["stroke3"], n, temperature, seed)
+    recon = decode(ck, info["mu"][None].expand(n, -1), temperature, False, seed)
+    variations = from_component(ck, k, n, temperature, False, seed)
+    completions = complete(ck, info["stroke3"], n, temperature, seed)
     info.update(nearest=nearest, majority=majority, completions=completions, variations=variations)
     if classifier is not None:
         info["predicted"] = data.categories[int(predict(classifier, info["image"][None, None])[0])]
@@ -563,10 +573,10 @@ def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.n
     plot_image(a_img, info["image"], title="48x48 input")
     g = info["posterior"].numpy()
     alpha = model.latent.alpha.float().cpu().numpy()
-    colors = ["tab:orange" if j == k else ("lightgrey" if alpha[j] <= DEAD else "tab:blue") for j in range(K)]
+    colors = ["tab:orange" if j == k else ("lightgrey" if alpha[j] <= ALIVE else "tab:blue") for j in range(K)]
     a_post.bar(range(K), g, color=colors)
     a_post.set_ylim(0, 1.05)
-    a_post.set_xticks(range(K), [f"{j}: {majority[j]}" + ("\n(dead)" if alpha[j] <= DEAD else "")
+    a_post.set_xticks(range(K), [f"{j}: {majority[j]}" + ("\n(dead)" if alpha[j] <= ALIVE else "")
                                  for j in range(K)], fontsize=7)
     a_post.tick_params(axis="y", labelsize=7)
     a_post.set_title(f"posterior g (label {k}, orange)", fontsize=8)
@@ -598,19 +608,20 @@ def drawing_panel(model: IAPix, ckpt: dict, data: Prepared, lines: Sequence[np.n
 class DrawExplorer:
     """Draw on a pad, see what the model makes of it (:func:`drawing_panel` on every change).
 
-    ``DrawExplorer(model, ckpt, data).widget`` is the box to display: a :class:`SketchPad` and an
+    ``DrawExplorer(ck, data).widget`` is the box to display: a :class:`SketchPad` and an
     ``Output``. Each change of the pad's ``strokes`` calls :meth:`update`, which also runs headless
     (tests call it with a list of strokes); a bad drawing (empty pad, a single dot) or a VAE
     checkpoint shows a one-line message in the output. ``info`` / ``figure`` / ``error`` keep the last
     result, ``renders`` counts the figures.
     """
 
-    def __init__(self, model: IAPix, ckpt: dict, data: Prepared, classifier: torch.nn.Module | None = None,
-                 n: int = 4, temperature: float = 0.24, seed: int = 0, dpi: int = 72, size: int = 320) -> None:
+    def __init__(self, ck: Checkpoint, data: Prepared, classifier: torch.nn.Module | None = None,
+                 n: int = 4, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72, size: int = 320) -> None:
         import ipywidgets as W
 
         _check_test(data)
-        self.model, self.ckpt, self.data, self.classifier = model, ckpt, data, classifier
+        model = ck.model
+        self.ck, self.data, self.classifier = ck, data, classifier
         self.n, self.temperature, self.seed, self.dpi = n, temperature, seed, dpi
         self.codes = split_codes(model, data)
         self.info: dict | None = None
@@ -621,7 +632,7 @@ class DrawExplorer:
         self.output = W.Output()
         self.pad.observe(self._on_strokes, names="strokes")
         header = W.HTML(f"<b>{model.cfg.objective}</b> model, K = {model.latent.K}: draw a "
-                        f"{' or a '.join(ckpt['categories'])} (Undo / Clear below the pad)")
+                        f"{' or a '.join(ck.categories)} (Undo / Clear below the pad)")
         self.widget = _box_class()([header, W.HBox([self.pad, self.output])])
         self._message("draw something on the pad")
 
@@ -631,7 +642,7 @@ class DrawExplorer:
     def update(self, strokes: Sequence) -> dict | None:
         """Show everything for ``strokes`` (the pad's format) in ``output``; returns the info dict or ``None``."""
         try:
-            fig, info = drawing_panel(self.model, self.ckpt, self.data, strokes, self.n,
+            fig, info = drawing_panel(self.ck, self.data, strokes, self.n,
                                       temperature=self.temperature, seed=self.seed, codes=self.codes,
                                       classifier=self.classifier)
         except ValueError as e:

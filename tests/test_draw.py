@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from iapix.data import read_ndjson
+from iapix.data import denormalise, read_ndjson
 from iapix.model import Config, IAPix
 from iapix.plot import strokes_to_lines
 from iapix.sample import complete, drawing_to_stroke3, encode, encode_drawing
@@ -23,15 +24,15 @@ def trained(shipped_ia):
     return shipped_ia
 
 
-def canvas_lines(data, ckpt, i: int, zoom: float = 1.7) -> list[np.ndarray]:
+def canvas_lines(data, ck, i: int, zoom: float = 1.7) -> list[np.ndarray]:
     """Test sketch ``i`` as canvas polylines (pixels, shifted and zoomed like a 400 px pad)."""
-    s = data.strokes["test"][i] * np.array([ckpt["scale"], ckpt["scale"], 1.0], np.float32)
+    s = denormalise([data.strokes["test"][i]], ck.scale)[0]
     return [l * zoom + 20.0 for l in strokes_to_lines(s)]
 
 
 def test_drawing_takes_the_raw_ndjson_path(tmp_path, trained):
-    model, ckpt, data = trained
-    lines = canvas_lines(data, ckpt, 3)
+    ck, data = trained
+    lines = canvas_lines(data, ck, 3)
     rec = {"word": "cat", "key_id": "1",
            "drawing": [[l[:, 0].tolist(), l[:, 1].tolist(), list(range(len(l)))] for l in lines]}
     path = tmp_path / "one.ndjson"
@@ -54,16 +55,17 @@ def test_drawing_takes_the_raw_ndjson_path(tmp_path, trained):
     ([np.array([[0.0, 0.0], [np.nan, 1.0]])], "NaN"),
 ])
 def test_bad_drawings_are_refused(trained, lines, message):
-    model, ckpt, _ = trained
+    ck, _ = trained
     with pytest.raises(ValueError, match=message):
         drawing_to_stroke3(lines)
     with pytest.raises(ValueError, match=message):
-        encode_drawing(model, ckpt, lines)
+        encode_drawing(ck, lines)
 
 
 def test_encode_drawing_gives_the_code_of_the_sketch(trained):
-    model, ckpt, data = trained
-    r = encode_drawing(model, ckpt, canvas_lines(data, ckpt, 0))
+    ck, data = trained
+    model = ck.model
+    r = encode_drawing(ck, canvas_lines(data, ck, 0))
     K, D = model.latent.K, model.cfg.z_dim
     assert r["image"].shape == (48, 48) and r["image"].min() < 0 < r["image"].max()
     assert r["mu"].shape == r["s2"].shape == (D,) and r["posterior"].shape == (K,)
@@ -76,41 +78,42 @@ def test_encode_drawing_gives_the_code_of_the_sketch(trained):
 
 
 def test_long_drawings_are_truncated_with_a_note(trained):
-    model, ckpt, _ = trained
+    ck, _ = trained
     rng = np.random.default_rng(0)
     lines = [np.cumsum(rng.normal(0, 40, (60, 2)), 0) for _ in range(8)]  # a scribble, > N_max after RDP
-    assert len(drawing_to_stroke3(lines)) > ckpt["max_len"]
-    r = encode_drawing(model, ckpt, lines)
-    assert len(r["stroke3"]) == ckpt["max_len"] and r["stroke3"][-1, 2] == 1
-    assert "truncated" in r["note"] and str(ckpt["max_len"]) in r["note"]
+    assert len(drawing_to_stroke3(lines)) > ck.max_len
+    r = encode_drawing(ck, lines)
+    assert len(r["stroke3"]) == ck.max_len and r["stroke3"][-1, 2] == 1
+    assert "truncated" in r["note"] and str(ck.max_len) in r["note"]
 
 
 def test_vae_posterior_is_trivial_with_a_note(trained):
-    _, ckpt, data = trained
+    ck, data = trained
     torch.manual_seed(0)
-    vae = IAPix(Config.from_dict({**ckpt["config"], "objective": "vae"})).eval()
-    r = encode_drawing(vae, ckpt, canvas_lines(data, ckpt, 0))
+    vae = IAPix(Config.from_dict({**ck.config.to_dict(), "objective": "vae"})).eval()
+    r = encode_drawing(replace(ck, model=vae), canvas_lines(data, ck, 0))
     assert r["posterior"].tolist() == [1.0] and r["label"] == 0 and "VAE" in r["note"]
 
 
 def test_completion_keeps_the_users_strokes(trained):
-    model, ckpt, data = trained
-    s = encode_drawing(model, ckpt, canvas_lines(data, ckpt, 1))["stroke3"]
+    ck, data = trained
+    model = ck.model
+    s = encode_drawing(ck, canvas_lines(data, ck, 1))["stroke3"]
     half = s[:int(np.flatnonzero(s[:, 2])[0]) + 1]  # the first stroke
-    greedy = complete(model, ckpt, half, n=2, greedy=True)
+    greedy = complete(ck, half, n=2, greedy=True)
     assert len(greedy) == 2 and np.array_equal(greedy[0], greedy[1])
     np.testing.assert_array_equal(greedy[0][:len(half)], half)
     assert len(greedy[0]) > len(half), "the model drew on"
-    a, b = complete(model, ckpt, half, n=8, seed=0), complete(model, ckpt, half, n=8, seed=1)
-    assert len(a) == 8 and all(len(x) <= ckpt["max_len"] and x[-1, 2] == 1 for x in a + b)
+    a, b = complete(ck, half, n=8, seed=0), complete(ck, half, n=8, seed=1)
+    assert len(a) == 8 and all(len(x) <= ck.max_len and x[-1, 2] == 1 for x in a + b)
     assert all(np.array_equal(x[:len(half)], half) for x in a + b)
     assert not np.array_equal(a[0], b[0]), "another seed, another continuation"
     assert any(not np.array_equal(a[0], x) for x in a[1:]), "the batch's continuations differ"
-    np.testing.assert_array_equal(a[3], complete(model, ckpt, half, n=8, seed=0)[3])  # reproducible
+    np.testing.assert_array_equal(a[3], complete(ck, half, n=8, seed=0)[3])  # reproducible
     # the continuation goes on from the state that stepping the decoder through start token + points gives
     from iapix.data import to_stroke5
     from iapix.decoder import sample_point
-    scale = ckpt["scale"]
+    scale = ck.scale
     s5 = torch.from_numpy(to_stroke5([half * np.array([1 / scale, 1 / scale, 1], np.float32)], len(half))[0])
     from iapix.raster import render_one
     mu, _ = encode(model, render_one(half * np.array([1 / scale, 1 / scale, 1], np.float32))[None])
@@ -123,14 +126,14 @@ def test_completion_keeps_the_users_strokes(trained):
 
 
 def test_completion_of_a_full_length_drawing_adds_nothing(trained):
-    model, ckpt, _ = trained
+    ck, _ = trained
     rng = np.random.default_rng(1)
-    s = rng.normal(0, 5, (ckpt["max_len"] + 10, 3)).astype(np.float32)
+    s = rng.normal(0, 5, (ck.max_len + 10, 3)).astype(np.float32)
     s[:, 2] = 0
-    out = complete(model, ckpt, s, n=2)
-    assert all(len(x) == ckpt["max_len"] and x[-1, 2] == 1 for x in out)
+    out = complete(ck, s, n=2)
+    assert all(len(x) == ck.max_len and x[-1, 2] == 1 for x in out)
     with pytest.raises(ValueError, match="n: expected"):
-        complete(model, ckpt, s, n=0)
+        complete(ck, s, n=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,9 +146,9 @@ def explorer(trained):
     from iapix.evaluate import load_or_train_classifier
     from iapix.widgets import DrawExplorer
 
-    model, ckpt, data = trained
+    ck, data = trained
     clf, _ = load_or_train_classifier(ROOT / "checkpoints" / "classifier-catpig.pt", data, progress=False)
-    return DrawExplorer(model, ckpt, data, classifier=clf, n=3)
+    return DrawExplorer(ck, data, classifier=clf, n=3)
 
 
 def pad_strokes(lines: list[np.ndarray]) -> list[list[list[float]]]:
@@ -168,10 +171,11 @@ def test_sketchpad_syncs_strokes(trained):
 
 
 def test_draw_explorer_shows_everything(explorer, trained):
-    model, ckpt, data = trained
+    ck, data = trained
+    model = ck.model
     e = explorer
     assert e.output.outputs[0]["text"].startswith("draw something")
-    info = e.update(pad_strokes(canvas_lines(data, ckpt, 2)))
+    info = e.update(pad_strokes(canvas_lines(data, ck, 2)))
     assert e.error is None and info is e.info and e.renders >= 1
     png = base64.b64decode(e.output.outputs[0]["data"]["image/png"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -194,10 +198,10 @@ def test_draw_explorer_shows_everything(explorer, trained):
 
 
 def test_draw_explorer_follows_the_pad_and_reports_bad_drawings(explorer, trained):
-    _, ckpt, data = trained
+    ck, data = trained
     e = explorer
     before = e.renders
-    e.pad.strokes = pad_strokes(canvas_lines(data, ckpt, 5))  # as the browser does: the trait changes
+    e.pad.strokes = pad_strokes(canvas_lines(data, ck, 5))  # as the browser does: the trait changes
     assert e.renders == before + 1 and e.error is None
     g1 = e.info["posterior"].clone()
     for strokes, message in (([], "empty"), ([[[10.0, 10.0]]], "single dot"), ([[[1.0, 2.0, 3.0]]], "stroke 0")):
@@ -205,7 +209,7 @@ def test_draw_explorer_follows_the_pad_and_reports_bad_drawings(explorer, traine
         out = e.output.outputs[0]
         assert out["output_type"] == "stream" and message in out["text"] and "Traceback" not in out["text"]
         assert e.info is None and e.figure is None
-    e.pad.strokes = pad_strokes(canvas_lines(data, ckpt, len(data.strokes["test"]) - 1))  # a pig
+    e.pad.strokes = pad_strokes(canvas_lines(data, ck, len(data.strokes["test"]) - 1))  # a pig
     assert e.error is None and e.renders == before + 2
     assert e.info["posterior"].shape == g1.shape
 
@@ -214,11 +218,11 @@ def test_draw_explorer_on_a_vae_says_why(trained):
     pytest.importorskip("anywidget")
     from iapix.widgets import DrawExplorer
 
-    _, ckpt, data = trained
+    ck, data = trained
     torch.manual_seed(0)
-    vae = IAPix(Config.from_dict({**ckpt["config"], "objective": "vae"})).eval()
-    e = DrawExplorer(vae, ckpt, data, n=1)
-    assert e.update(pad_strokes(canvas_lines(data, ckpt, 0))) is None
+    vae = IAPix(Config.from_dict({**ck.config.to_dict(), "objective": "vae"})).eval()
+    e = DrawExplorer(replace(ck, model=vae), data, n=1)
+    assert e.update(pad_strokes(canvas_lines(data, ck, 0))) is None
     assert "VAE checkpoint" in e.output.outputs[0]["text"] and e.renders == 0
 
 

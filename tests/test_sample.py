@@ -13,7 +13,8 @@ from iapix import sample as S
 from iapix.data import prepare
 from iapix.model import preset
 from iapix.raster import render
-from iapix.train import Trainer, load_model
+from iapix.checkpoint import load_checkpoint
+from iapix.train import Trainer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -23,31 +24,30 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     data = prepare(["cat", "pig"], DATA, limit=16)
     Trainer(preset("tiny", batch_size=8, max_epochs=1), out_dir=out, data=data, progress=False, save_every=0).fit()
-    model, ckpt = load_model(out / "best.pt")
-    return model, ckpt, data, out
+    return load_checkpoint(out / "best.pt"), data, out
 
 
 def test_decode_stops_each_sketch_on_its_own(trained):
-    model, ckpt, *_ = trained
-    z = torch.randn(12, model.cfg.z_dim, generator=torch.Generator().manual_seed(0))
-    sketches = S.decode(model, z, max_len=40, scale=ckpt["scale"], temperature=1.0, seed=0)
+    ck, *_ = trained
+    z = torch.randn(12, ck.config.z_dim, generator=torch.Generator().manual_seed(0))
+    sketches = S.decode(ck, z, temperature=1.0, seed=0, max_len=40)
     assert len(sketches) == 12
     assert all(s.ndim == 2 and s.shape[1] == 3 and len(s) <= 40 for s in sketches)
     assert all(s[-1, 2] == 1 for s in sketches if len(s)), "every non-empty sketch ends with a pen lift"
     images = render(sketches, allow_empty=True)
     assert all((im == 1).all() for s, im in zip(sketches, images) if not len(s)), "empty -> blank image"
     # batched generation equals generating each code alone (greedy: no randomness)
-    batch = S.decode(model, z[:4], max_len=40, greedy=True)
-    alone = [S.decode(model, z[i:i + 1], max_len=40, greedy=True)[0] for i in range(4)]
+    batch = S.decode(ck, z[:4], greedy=True, max_len=40)
+    alone = [S.decode(ck, z[i:i + 1], greedy=True, max_len=40)[0] for i in range(4)]
     for a, b in zip(batch, alone):
         np.testing.assert_allclose(a, b, atol=1e-4)
     # the seed makes sampling reproducible
-    again = S.decode(model, z, max_len=40, scale=ckpt["scale"], temperature=1.0, seed=0)
+    again = S.decode(ck, z, temperature=1.0, seed=0, max_len=40)
     assert all(np.array_equal(a, b) for a, b in zip(sketches, again))
 
 
 def test_component_codes_follow_the_gaussian(trained):
-    model, *_ = trained
+    model = trained[0].model
     z = S.component_codes(model, 1, 4000, seed=0)
     m, v = model.latent.means[1], model.latent.variances[1]
     torch.testing.assert_close(z.mean(0), m, atol=4 * float(v.sqrt().max()) / 4000 ** 0.5, rtol=0)
@@ -57,7 +57,7 @@ def test_component_codes_follow_the_gaussian(trained):
 
 
 def test_interpolation_endpoints(trained):
-    model, *_ = trained
+    model = trained[0].model
     path = S.interpolate_components(model, 0, 2, 5)
     assert path.shape == (5, model.cfg.z_dim)
     torch.testing.assert_close(path[0], model.latent.means[0])
@@ -66,17 +66,17 @@ def test_interpolation_endpoints(trained):
 
 
 def test_conditional_and_rendering(trained):
-    model, ckpt, data, _ = trained
-    recon = S.conditional(model, data.images["test"][:6], max_len=ckpt["max_len"], scale=ckpt["scale"], seed=1)
+    ck, data, _ = trained
+    recon = S.conditional(ck, data.images["test"][:6], seed=1)
     images = render(recon, allow_empty=True)
     assert images.shape == (6, 48, 48)
     assert all((im < 0).any() for s, im in zip(recon, images) if len(s))
     with pytest.raises(ValueError, match=r"expected \[B, 1, 48, 48\]"):
-        S.encode(model, np.zeros((2, 32, 32)))
+        S.encode(ck.model, np.zeros((2, 32, 32)))
 
 
 def test_svg_and_grid(trained, tmp_path):
-    model, ckpt, data, _ = trained
+    _, data, _ = trained
     s = data.strokes["test"][0]
     svg = S.to_svg(s)
     root = ET.fromstring(svg)
@@ -90,7 +90,7 @@ def test_svg_and_grid(trained, tmp_path):
     assert png.stat().st_size > 2000
 
 
-def test_cli_sample(trained, tmp_path):
+def test_cli_sample(trained, tmp_path, capsys):
     from iapix.cli import main
 
     *_, run = trained
@@ -103,7 +103,11 @@ def test_cli_sample(trained, tmp_path):
                  "--out", str(tmp_path / "c.png")]) == 0
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "heaviest", "--n", "2",
                  "--out", str(tmp_path / "e.png")]) == 0
-    with pytest.raises(ValueError, match="'heaviest'"):
-        main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "big", "--out", str(tmp_path / "f.png")])
-    with pytest.raises(ValueError, match="Gaussians"):
-        main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "9", "--out", str(tmp_path / "d.png")])
+    capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "big",
+                 "--out", str(tmp_path / "f.png")]) == 2
+    assert "iapix sample: error: --component: expected a Gaussian index or 'heaviest'" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "9",
+                 "--out", str(tmp_path / "d.png")]) == 2
+    assert "this model has 4 Gaussians" in capsys.readouterr().err
+    assert not (tmp_path / "f.png").exists() and not (tmp_path / "d.png").exists()

@@ -19,8 +19,8 @@ import torch.multiprocessing as mp
 
 from iapix.data import prepare
 from iapix.model import IAPix, learning_rate, preset
-from iapix.train import (Trainer, all_reduce_stats, export_checkpoint, load_checkpoint, load_model, plot_log,
-                         save_atomic)
+from iapix.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from iapix.train import Trainer, all_reduce_stats, plot_log
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -56,11 +56,11 @@ def test_fit_writes_logs_and_checkpoints(tmp_path, small_data):
     assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:])), "lr decays every step"
     valid = _rows(tmp_path / "valid.csv")
     assert len(valid) == 2
-    ckpt = load_checkpoint(tmp_path / "best.pt")
+    ckpt = read_checkpoint(tmp_path / "best.pt")
     assert ckpt["categories"] == ["cat", "pig"] and ckpt["max_len"] == small_data.max_len
     assert ckpt["scale"] == pytest.approx(small_data.scale)
     assert {"latent.alpha", "latent.means", "latent.variances"} <= set(ckpt["model"])
-    model, _ = load_model(tmp_path / "best.pt")
+    model = load_checkpoint(tmp_path / "best.pt").model
     assert not model.training
     # the GMM moved away from its initialisation (it is updated every step)
     fresh = IAPix(cfg)
@@ -68,9 +68,9 @@ def test_fit_writes_logs_and_checkpoints(tmp_path, small_data):
     slim = export_checkpoint(tmp_path / "best.pt", tmp_path / "slim.pt", note="test")
     assert "optimizer" not in torch.load(slim, weights_only=False)
     assert slim.stat().st_size < (tmp_path / "best.pt").stat().st_size
-    m2, info = load_model(slim)
-    assert info["note"] == "test" and all(torch.equal(a, b) for a, b in
-                                          zip(m2.state_dict().values(), model.state_dict().values()))
+    m2 = load_checkpoint(slim)
+    assert m2.info["note"] == "test" and m2.verified and all(torch.equal(a, b) for a, b in
+                                          zip(m2.model.state_dict().values(), model.state_dict().values()))
     fig = plot_log(tmp_path, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000 and len(fig.axes) == 3
 
@@ -82,7 +82,7 @@ def test_rollback_restores_best(tmp_path, small_data, monkeypatch):
     values = iter([5.0, 9.0, 8.0])  # epoch 1 best, then two worse epochs
     monkeypatch.setattr(tr, "validate", lambda: {"recon": next(values), "offset": 0.0, "pen": 0.0})
     tr.fit()
-    best = load_checkpoint(tmp_path / "best.pt")
+    best = read_checkpoint(tmp_path / "best.pt")
     per_epoch = len(small_data.strokes["train"]) // 8
     assert tr.step == best["step"] == per_epoch and tr.epoch == 1
     assert tr.iteration == 3 * per_epoch and tr.bad_in_row == 2
@@ -145,12 +145,12 @@ def test_nan_steps_are_skipped_then_stop(tmp_path, small_data):
 
 
 def test_atomic_save_never_leaves_partial_files(tmp_path):
-    save_atomic({"a": torch.zeros(3)}, tmp_path / "x.pt")
+    save_checkpoint({"a": torch.zeros(3)}, tmp_path / "x.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.pt"]
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "y.pt")
+        read_checkpoint(tmp_path / "y.pt")
     with pytest.raises(ValueError, match="not an iapix checkpoint"):
-        load_checkpoint(tmp_path / "x.pt")
+        read_checkpoint(tmp_path / "x.pt")
 
 
 # ---------------------------------------------------------------- resume after SIGKILL
@@ -180,7 +180,7 @@ def test_resume_after_sigkill(tmp_path):
     assert [r["iteration"] for r in b] == [r["iteration"] for r in a] == [str(i) for i in range(1, 13)]
     # same batches, same random numbers: the resumed curve continues the interrupted one exactly
     np.testing.assert_allclose([float(r["total"]) for r in b], [float(r["total"]) for r in a], rtol=1e-4)
-    assert load_checkpoint(killed / "last.pt")["iteration"] == load_checkpoint(ref / "last.pt")["iteration"] == 12
+    assert read_checkpoint(killed / "last.pt")["iteration"] == read_checkpoint(ref / "last.pt")["iteration"] == 12
 
 
 def test_resume_with_other_config_or_data_is_refused(tmp_path):

@@ -36,12 +36,13 @@ def titles(fig) -> list[str]:
 
 
 def test_component_panel_samples_and_members(trained):
-    model, ckpt, data = trained
+    ck, data = trained
+    model = ck.model
     mu, s2, labels = codes = Wd.split_codes(model, data)
     alpha = model.latent.alpha
     live = int(alpha.argmax())
     assert len(mu) == len(labels) == len(data.labels["test"]) == 32
-    fig = Wd.component_panel(model, ckpt, data, live, n=5, n_members=3, codes=codes)
+    fig = Wd.component_panel(ck, data, live, n=5, n_members=3, codes=codes)
     assert len(fig.axes) == 5 + 3
     assert titles(fig)[:5] == [f"sample {j}" for j in range(1, 6)]
     assert all(ax.lines for ax in fig.axes[:5]), "every sample is drawn"
@@ -52,69 +53,72 @@ def test_component_panel_samples_and_members(trained):
     assert f"α = {float(alpha[live]):.3g}" in fig.get_suptitle()
     # a Gaussian no test code belongs to (here: every code relabelled to the live one): the member cell says so
     other = (live + 1) % model.latent.K
-    fig = Wd.component_panel(model, ckpt, data, other, n=2, codes=(mu, s2, torch.full_like(labels, live)))
+    fig = Wd.component_panel(ck, data, other, n=2, codes=(mu, s2, torch.full_like(labels, live)))
     assert len(fig.axes) == 3
     assert "none" in fig.axes[2].texts[0].get_text() and "0/32 test codes" in fig.get_suptitle()
     assert ("dead" in fig.get_suptitle()) == (float(alpha[other]) <= Wd.DEAD)
 
 
 def test_component_panel_is_reproducible_and_checks_k(trained):
-    model, ckpt, data = trained
+    ck, data = trained
+    model = ck.model
     codes = Wd.split_codes(model, data)
-    a = Wd.component_panel(model, ckpt, data, 3, n=3, seed=1, codes=codes)
-    b = Wd.component_panel(model, ckpt, data, 3, n=3, seed=1, codes=codes)
-    c = Wd.component_panel(model, ckpt, data, 3, n=3, seed=2, codes=codes)
+    a = Wd.component_panel(ck, data, 3, n=3, seed=1, codes=codes)
+    b = Wd.component_panel(ck, data, 3, n=3, seed=1, codes=codes)
+    c = Wd.component_panel(ck, data, 3, n=3, seed=2, codes=codes)
     assert same_drawings(a, b)
     assert not same_drawings(a, c)
     with pytest.raises(ValueError, match=r"component 4: this model has 4 Gaussians \(0..3\)"):
-        Wd.component_panel(model, ckpt, data, 4, codes=codes)
+        Wd.component_panel(ck, data, 4, codes=codes)
     with pytest.raises(ValueError, match="n: expected a positive integer"):
-        Wd.component_panel(model, ckpt, data, 0, n=0, codes=codes)
+        Wd.component_panel(ck, data, 0, n=0, codes=codes)
 
 
 def test_interpolation_strip_runs_between_the_means(trained):
-    model, ckpt, _ = trained
-    fig = Wd.interpolation_strip(model, ckpt, 3, 0, steps=4, greedy=True, t=0.5)
+    ck, _ = trained
+    model = ck.model
+    fig = Wd.interpolation_strip(ck, 3, 0, steps=4, greedy=True, t=0.5)
     assert titles(fig) == ["t = 0.00", "t = 0.33", "t = 0.67", "t = 1.00", "slider: t = 0.50"]
     # the first cell is the mean of Gaussian 3 decoded greedily
-    alone = decode(model, model.latent.means[3:4], ckpt["max_len"], ckpt["scale"], greedy=True)[0]
+    alone = decode(ck, model.latent.means[3:4], greedy=True)[0]
     for drawn, expected in zip(lines_of(fig.axes[0]), strokes_to_lines(alone)):
         np.testing.assert_allclose(drawn, expected, atol=1e-2)
     assert fig.get_suptitle().startswith("mean of Gaussian 3 (α = 1) → mean of 0 (α = 1e-10, dead)")
-    assert len(Wd.interpolation_strip(model, ckpt, 0, 3, steps=3).axes) == 3
+    assert len(Wd.interpolation_strip(ck, 0, 3, steps=3).axes) == 3
     with pytest.raises(ValueError, match="steps: expected an integer >= 2"):
-        Wd.interpolation_strip(model, ckpt, 0, 3, steps=1)
+        Wd.interpolation_strip(ck, 0, 3, steps=1)
     with pytest.raises(ValueError, match="this model has 4 Gaussians"):
-        Wd.interpolation_strip(model, ckpt, 0, -1)
+        Wd.interpolation_strip(ck, 0, -1)
     with pytest.raises(ValueError, match=r"t: expected a position in \[0, 1\]"):
-        Wd.interpolation_strip(model, ckpt, 0, 3, t=1.5)
+        Wd.interpolation_strip(ck, 0, 3, t=1.5)
 
 
 def test_reconstruction_panel(trained):
-    model, ckpt, data = trained
+    ck, data = trained
     i = 20
-    fig = Wd.reconstruction_panel(model, ckpt, data, i, n=2)
+    fig = Wd.reconstruction_panel(ck, data, i, n=2)
     cat = data.categories[data.labels["test"][i]]
     assert titles(fig) == [f"{cat} #{i}", "48x48 input", "from mu 1", "from mu 2"]
     np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), data.images["test"][i])
     assert f"test sketch {i} ({cat})" in fig.get_suptitle()
     with pytest.raises(ValueError, match=r"test sketch 32: the test split has 32 sketches \(0..31\)"):
-        Wd.reconstruction_panel(model, ckpt, data, 32)
+        Wd.reconstruction_panel(ck, data, 32)
 
 
 def test_code_and_temperature_strips(trained):
-    model, ckpt, data = trained
+    ck, data = trained
+    model = ck.model
     mu, _, _ = Wd.split_codes(model, data)
-    fig = Wd.code_strip(model, ckpt, mu[:3], titles=["a", "b", "c"], greedy=True)
+    fig = Wd.code_strip(ck, mu[:3], titles=["a", "b", "c"], greedy=True)
     assert titles(fig) == ["a", "b", "c"]
-    fig = Wd.temperature_strip(model, ckpt, mu[0], temperatures=(0.1, 0.5))
+    fig = Wd.temperature_strip(ck, mu[0], temperatures=(0.1, 0.5))
     assert titles(fig) == ["greedy", "tau = 0.1", "tau = 0.5"]
     with pytest.raises(ValueError, match="temperatures: every value must be > 0"):
-        Wd.temperature_strip(model, ckpt, mu[0], temperatures=(0.0,))
+        Wd.temperature_strip(ck, mu[0], temperatures=(0.0,))
     with pytest.raises(ValueError, match=r"z: expected \[S, 32\] codes"):
-        Wd.code_strip(model, ckpt, mu[0])
+        Wd.code_strip(ck, mu[0])
     with pytest.raises(ValueError, match="titles: 1 given for 3 codes"):
-        Wd.code_strip(model, ckpt, mu[:3], titles=["a"])
+        Wd.code_strip(ck, mu[:3], titles=["a"])
 
 
 def shown_png(ex) -> bytes:
@@ -128,8 +132,9 @@ def shown_png(ex) -> bytes:
 def test_explorer_rerenders_on_every_change(trained, monkeypatch):
     import ipywidgets as W
 
-    model, ckpt, data = trained
-    ex = Wd.Explorer(model, ckpt, data, n=2)
+    ck, data = trained
+    model = ck.model
+    ex = Wd.Explorer(ck, data, n=2)
     assert isinstance(ex.widget, W.Box) and ex.output in ex.widget.children
     assert len(repr(ex.widget)) < 200, "the notebook's text form of the box must not carry the PNG"
     assert isinstance(ex.component, W.Dropdown) and isinstance(ex.temperature, W.FloatSlider)
@@ -148,7 +153,7 @@ def test_explorer_rerenders_on_every_change(trained, monkeypatch):
 
     monkeypatch.setattr(Wd, "component_panel", spy)
     ex.n.value = 3
-    assert calls[-1][0][4] == 3 and ex.renders == 2
+    assert calls[-1][0][3] == 3 and ex.renders == 2
     assert titles(ex.figure)[:3] == ["sample 1", "sample 2", "sample 3"] and titles(ex.figure)[3] != "sample 4"
     assert shown_png(ex) != first
     ex.seed.value = 5
@@ -171,8 +176,9 @@ def test_explorer_rerenders_on_every_change(trained, monkeypatch):
 
 
 def test_explorer_reports_a_bad_component_in_its_output(trained):
-    model, ckpt, data = trained
-    ex = Wd.Explorer(model, ckpt, data, n=1)
+    ck, data = trained
+    model = ck.model
+    ex = Wd.Explorer(ck, data, n=1)
     before = ex.renders
     ex.show_component(7)  # no exception: the message goes to the output area
     (out,) = ex.output.outputs
@@ -186,5 +192,5 @@ def test_explorer_reports_a_bad_component_in_its_output(trained):
     assert "seed -1: expected an integer in [0, 2**63)" in ex.output.outputs[0]["text"]
     ex.seed.value = 3
     assert ex.error is None and "seed 3" in ex.figure.get_suptitle()
-    bad = Wd.Explorer(model, ckpt, data, component=-2, n=1)
+    bad = Wd.Explorer(ck, data, component=-2, n=1)
     assert "component -2" in bad.output.outputs[0]["text"] and bad.figure is None
