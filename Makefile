@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 # CPU wheels (a plain PyPI `torch` on Linux is a multi-GB CUDA build); unreachable -> PyPI / local wheels
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test test-browser venv data bench clean
+.PHONY: demo test test-browser notebooks venv data bench clean
 
 venv: $(VENV)/.installed
 
@@ -25,20 +25,32 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $@
 
-# The main job on the embedded data: prepare -> train `small` briefly -> curves -> samples.
-DEMO_EPOCHS ?= 3
+# The main job on the embedded data: prepare -> a short `small` IA run (150 steps: three epochs of 50) ->
+# its curves and reconstructions -> what the shipped IA model draws from each of its Gaussians, beside
+# real test sketches. Run it again and the demo run is resumed (already finished: nothing to redo).
+DEMO_STEPS ?= 50
 demo: venv
 	$(PY) -m iapix.cli prepare --data data --preview out/data_preview.png
-	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --max-epochs $(DEMO_EPOCHS) \
-		--data data --out runs/demo-ia --device auto
+	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --epoch-steps $(DEMO_STEPS) \
+		--max-epochs 3 --data data --out runs/demo-ia --device auto $$(test -f runs/demo-ia/last.pt && echo --resume)
 	$(PY) -m iapix.cli plot-log runs/demo-ia --out out/demo_curves.png
 	$(PY) -m iapix.cli sample --checkpoint runs/demo-ia/best.pt --from-test 8 --out out/demo_reconstructions.png
-	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-rpcl.pt --component heaviest --n 16 \
-		--out out/pretrained_rpcl_heaviest.png
-	@echo "demo run: runs/demo-ia (resume: iapix train ... --out runs/demo-ia --resume); pictures in out/"
+	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-ia.pt --component all --n 8 \
+		--out out/pretrained_ia_gaussians.png
+	@echo "demo run: runs/demo-ia; pictures in out/ (out/pretrained_ia_gaussians.png: one row per Gaussian of the shipped IA model)"
 
 test: venv
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
+
+# The notebooks are jupytext pairs (notebooks/jupytext.toml): NN_name.py (percent format) beside NN_name.ipynb.
+# Sync each pair (the newer file wins), then execute the notebooks in place with the quick settings of
+# `make test`, so that the stored outputs are the ones nbval compares; NB=notebooks/03_*.ipynb for some only.
+NB ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+notebooks: venv
+	$(VENV)/bin/jupytext --sync $(NB)
+	IAPIX_QUICK=1 MPLBACKEND=Agg $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=1800 --ExecutePreprocessor.record_timing=False $(NB)
+	$(VENV)/bin/jupytext --sync $(NB)
 
 # Notebooks 06 and 08 in JupyterLab in headless Chromium (Debian's: apt-get install chromium);
 # skips with a message where /usr/bin/chromium is missing.

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from iapix import sample as S
+from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
+from iapix.latent import ALIVE
 from iapix.model import preset
 from iapix.raster import render
-from iapix.checkpoint import load_checkpoint
 from iapix.train import Trainer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -104,9 +105,13 @@ def test_cli_sample(trained, tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "heaviest", "--n", "2",
                  "--out", str(tmp_path / "e.png")]) == 0
     capsys.readouterr()
+    assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "all", "--n", "3", "--data", str(DATA),
+                 "--out", str(tmp_path / "g.png")]) == 0
+    alive = int((load_checkpoint(run / "best.pt").model.latent.alpha > ALIVE).sum())
+    assert f"{3 * (alive + 2)} sketches" in capsys.readouterr().out  # a row per live Gaussian + a row per category
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "big",
                  "--out", str(tmp_path / "f.png")]) == 2
-    assert "iapix sample: error: --component: expected a Gaussian index or 'heaviest'" in capsys.readouterr().err
+    assert "iapix sample: error: --component: expected a Gaussian index, 'heaviest' or 'all'" in capsys.readouterr().err
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "9",
                  "--out", str(tmp_path / "d.png")]) == 2
     assert "this model has 4 Gaussians" in capsys.readouterr().err

@@ -1,0 +1,425 @@
+# %% [markdown]
+# # 03 · BYY harmony learning of the latent Gaussian mixture
+#
+# The encoder of notebook 02 turns a sketch into a Gaussian code $\mathcal N(\mu_i, \operatorname{diag} s^2_i)$.
+# IA-pix2seq wants these codes to form **clusters**, about one compact Gaussian per category and style, so that
+# drawing $z$ from a chosen Gaussian gives a chosen kind of sketch. The latent prior is therefore a Gaussian
+# mixture
+#
+# $$q(z) = \sum_{k=1}^{K} \alpha_k\, \mathcal N(z \mid m_k, \operatorname{diag} v_k).$$
+#
+# How many Gaussians? The paper sets $K$ = 2 × the number of categories and lets **Bayesian Ying-Yang (BYY)
+# harmony learning** switch off those it does not need. This notebook:
+#
+# 1. writes the BYY step down (SPEC §3, steps 1–7);
+# 2. runs it on 2-D toy data with too many components, next to EM and RPCL, and watches the components;
+# 3. lets you explore $K$, the method and the iteration with a widget;
+# 4. compares the harmony loss with the KL loss of a VAE or RPCL-pix2seq, and checks the identity between them;
+# 5. runs the same code on the encoder's codes of real sketches.
+
+# %%
+import functools
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import display
+from matplotlib.patches import Ellipse
+
+from iapix.notebook import setup, table
+
+QUICK = setup()   # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches
+DATA = "../data"
+
+
+# %% [markdown]
+# ## 1. One BYY step
+#
+# The GMM is **not** trained by gradient descent. In every training iteration it takes one smoothed closed-form
+# step on the batch's codes $z_i$ (with their encoder variances $s^2_i$):
+#
+# 1. $\ln \mathcal N(z_i \mid m_k, v_k)$ for every code $i$ and component $k$;
+# 2. the posterior $g_{ik} = \alpha_k \mathcal N_{ik} / \sum_j \alpha_j \mathcal N_{ij}$, clipped into
+#    $[\tfrac{1}{100K}, 1]$ and renormalised;
+# 3. the **harmony score** $L_{ik} = \ln g_{ik} - \tfrac12 \sum_d s^2_{id} / v_{kd}$;
+# 4. its deviation from the average, $\delta_{ik} = L_{ik} - \sum_j g_{ij} L_{ij}$, clipped into $[-1.0001, 1]$;
+# 5. the **BYY weights** $b_{ik} = g_{ik}\,(1 + \delta_{ik})$;
+# 6. an M-step with $b$ in place of $g$, where $B_k = \sum_i b_{ik}$:
+#    $$m_k' = \frac{\sum_i b_{ik} z_i}{B_k}, \qquad v_k' = \frac{\sum_i b_{ik}\big(s^2_i + (z_i - m_k)^2\big)}{B_k}, \qquad \alpha_k' = \frac1n \sum_i b_{ik};$$
+# 7. smoothing: $\theta \leftarrow 0.95\,\theta + 0.05\,\theta'$ for every parameter; then $v$ is clipped into
+#    $[10^{-10}, 10^5]$ and $\alpha$ into $[10^{-10}, 1]$, and $\alpha$ is renormalised.
+#
+# Step 5 is the heart of it. EM would use $g_{ik}$ as the weight. BYY multiplies it by $1 + \delta_{ik}$: a component
+# that explains code $i$ better than the code's average ($\delta > 0$) gets up to twice its share, and a rival that
+# explains it worse gets less. A rival far below the average gets $\delta = -1.0001$ and so a slightly
+# **negative** weight, which pushes it away. Because $\alpha_k' = \operatorname{mean}_i b_{ik}$, a component that
+# loses everywhere has $\alpha_k' \approx 0$, and the smoothing shrinks its weight by 5 % per step until it is
+# switched off. That is BYY's **automatic model selection**.
+#
+# For comparison, **EM** uses $g_{ik}$, and **RPCL** (rival penalised competitive learning, used by RPCL-pix2seq)
+# uses a hard winner and a slightly repelled runner-up, $\text{one-hot}(\text{best}) - 10^{-4}\,\text{one-hot}(\text{second})$.
+#
+# `iapix.latent` exposes every step as a pure function: `posterior` (1–2), `byy_weights` (3–5) or `rpcl_weights`,
+# `sufficient_stats` (the sums of step 6) and `apply_stats` (6–7). `GMMLatent.update` chains them. Here is one
+# step by hand on a small batch, checked against the module:
+
+# %%
+from iapix.latent import GMMLatent, apply_stats, byy_weights, posterior, rpcl_weights, sufficient_stats
+
+torch.manual_seed(0)
+gmm = GMMLatent(z_dim=2, K=4, objective="ia")              # alpha = 1/4, m ~ U(-1, 1), v = 1
+z = torch.randn(6, 2, generator=torch.Generator().manual_seed(1))
+s2 = torch.full_like(z, 0.01)
+
+g = posterior(z, gmm.alpha, gmm.means, gmm.variances, floor=gmm.floor)   # steps 1-2   [B, K]
+b = byy_weights(g, s2, gmm.variances)                                  # steps 3-5   [B, K]
+stats = sufficient_stats(b, z, s2, gmm.means)                          # sums of step 6
+alpha, means, variances = apply_stats(stats, gmm.alpha, gmm.means, gmm.variances, gmm.decay, "ia")  # 6-7
+
+fmt_b = lambda x: f"{x:+.4f}" if abs(x) >= 1e-3 else f"{x:+.0e}"  # noqa: E731  (tiny negative weights)
+rows = [[i, " ".join(f"{x:.3f}" for x in g[i]), " ".join(fmt_b(x) for x in b[i])] for i in range(4)]
+display(table(rows, ["code i", "posterior g_ik, k = 1..4", "BYY weight b_ik"]))
+gmm.update(z, s2)
+same = [torch.allclose(x, y) for x, y in [(alpha, gmm.alpha), (means, gmm.means), (variances, gmm.variances)]]
+print("by hand == GMMLatent.update:", all(same), "  new alpha:", [round(a, 4) for a in gmm.alpha.tolist()])
+
+
+# %% [markdown]
+# In each row, the component with the largest $g$ gets a $b$ above its $g$, and clear losers get less. In rows 0
+# and 1, component 2 has $g \approx 0.09$ against about $0.3$ for the others. Its harmony score is more than 1
+# below the row's average, so $\delta$ is clipped to $-1.0001$ and its weight is $-10^{-4} g$, just below zero. (The
+# floor $1/(100K)$ on $g$ keeps $\ln g$ finite.) The initial GMM is broad ($v = 1$), so after one small, smoothed
+# step the weights $\alpha$ have barely moved.
+#
+# ## 2. Toy data: three Gaussians, eight components
+#
+# Now 900 points from 3 well-separated 2-D Gaussians (standard deviation 0.25, centres 3.5 apart) and a GMM that
+# starts with $K = 8$ components. The updates see mini-batches of 128 points, as training does. Each point gets a
+# small "encoder variance" $s^2 = 0.01$, as if an encoder had produced it. With this the variances of
+# the components should settle near $0.25^2 + 0.01 \approx 0.07$.
+#
+# EM, RPCL and BYY each run 300 steps from the same initial GMM on the same mini-batches. EM weighs with $g$;
+# BYY with $b$; RPCL follows RPCL-pix2seq: EM steps, and every third step an RPCL step. (The package starts the
+# RPCL steps only after 500 training steps, while the encoder warms up. The toy has nothing to warm up, so they
+# start at once.)
+
+# %%
+def toy_data(n=900, spread=0.25, seed=0):
+    # n points from 3 Gaussians with centres on a circle of radius 2
+    gen = torch.Generator().manual_seed(seed)
+    angles = torch.tensor([0.5, 0.5 + 2 * math.pi / 3, 0.5 + 4 * math.pi / 3])
+    centres = torch.stack([2 * angles.cos(), 2 * angles.sin()], 1)
+    labels = torch.arange(n) % 3
+    return centres[labels] + spread * torch.randn(n, 2, generator=gen), labels
+
+
+X, Y = toy_data()
+METHODS = ("EM", "RPCL", "BYY")
+T, BATCH, S2 = 300, 128, 0.01
+
+
+@functools.lru_cache(maxsize=64)
+def history(method: str, K: int = 8, seed: int = 0, steps: int = T):
+    # run `steps` GMM updates on mini-batches of X; returns alpha [steps+1, K], means, variances [steps+1, K, 2]
+    torch.manual_seed(seed)                                   # the initial GMM: m ~ U(-1, 1), v = 1, alpha = 1/K
+    init = GMMLatent(2, K, "ia")
+    a, m, v = init.alpha, init.means, init.variances
+    floor = init.floor if method == "BYY" else 1e-5            # the clip of g: 1/(100K) for BYY, 1e-5 for EM/RPCL
+    kind = "ia" if method == "BYY" else "rpcl"
+    batches = torch.Generator().manual_seed(seed + 100)        # the same mini-batches for every method
+    out = [(a, m, v)]
+    for t in range(steps):
+        z = X[torch.randint(0, len(X), (BATCH,), generator=batches)]
+        s2 = torch.full_like(z, S2)
+        g = posterior(z, a, m, v, floor)
+        if method == "BYY":
+            w = byy_weights(g, s2, v)
+        elif method == "RPCL" and t % 3 == 0:
+            w = rpcl_weights(g)
+        else:
+            w = g                                             # EM
+        a, m, v = apply_stats(sufficient_stats(w, z, s2, m), a, m, v, decay=0.95, kind=kind)
+        out.append((a, m, v))
+    return tuple(torch.stack(x).numpy() for x in zip(*out))
+
+
+def draw_gmm(ax, alpha, means, variances, threshold=1e-3):
+    # 2-sigma ellipses, line width ~ alpha; switched-off components dotted grey
+    ax.scatter(*X.T, s=2, c="0.75")
+    for k in range(len(alpha)):
+        alive = alpha[k] > threshold
+        ax.add_patch(Ellipse(means[k], 4 * math.sqrt(variances[k, 0]), 4 * math.sqrt(variances[k, 1]),
+                             fill=False, ec=f"C{k % 10}" if alive else "0.5", ls="-" if alive else ":",
+                             lw=0.8 + 6 * alpha[k] if alive else 0.8))
+        ax.plot(*means[k], "x" if alive else ".", color=f"C{k % 10}" if alive else "0.5", ms=5)
+    ax.set_xlim(-3.2, 3.2); ax.set_ylim(-3.2, 3.2); ax.set_aspect("equal")
+    ax.set_xticks([]); ax.set_yticks([])
+
+
+runs = {method: history(method) for method in METHODS}
+
+# %% [markdown]
+# Each panel shows the 2σ ellipse of every component at one iteration. The line width follows $\alpha_k$, and a
+# component with $\alpha_k \le 10^{-3}$ is drawn dotted grey and counts as switched off.
+
+# %%
+SHOW = [0, 10, 40, 100, 300]
+fig, axes = plt.subplots(3, len(SHOW), figsize=(11, 6.9))
+for row, method in enumerate(METHODS):
+    alpha, means, variances = runs[method]
+    for col, t in enumerate(SHOW):
+        draw_gmm(axes[row, col], alpha[t], means[t], variances[t])
+        axes[row, col].set_title(f"{method}, step {t}: {int((alpha[t] > 1e-3).sum())} alive", fontsize=9)
+plt.tight_layout()
+plt.show()
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+for ax, method in zip(axes, METHODS):
+    alpha = runs[method][0]
+    for k in range(alpha.shape[1]):
+        ax.plot(alpha[:, k], color=f"C{k}", lw=1.2)
+    ax.axhline(1e-3, color="k", ls=":", lw=1)
+    ax.set_yscale("log"); ax.set_ylim(1e-11, 1.5); ax.set_xlabel("step")
+    ax.set_title(f"{method}: weights alpha_k", fontsize=9)
+axes[0].set_ylabel("alpha_k (log scale); dotted: 1e-3")
+plt.tight_layout()
+plt.show()
+
+rows = []
+for method in METHODS:
+    alpha, means, variances = runs[method]
+    alive = alpha[-1] > 1e-3
+    m = means[-1][alive]
+    gap = np.sqrt(((m[:, None] - m[None]) ** 2).sum(-1)) + np.eye(len(m)) * 1e9
+    first = next((t for t in range(T + 1) if (alpha[t] > 1e-3).sum() == 3), None)
+    rows.append([method, int(alive.sum()), "-" if first is None else first, f"{gap.min():.2f}",
+                 " ".join(f"{x:.3f}" for x in sorted(alpha[-1], reverse=True))])
+display(table(rows, ["method", "alive after 300 steps", "first step with 3 alive",
+                     "closest pair of alive means", "alpha, sorted"]))
+
+
+# %% [markdown]
+# * **EM** keeps almost every component. Several Gaussians share one cluster (means close together, weights
+#   splitting the cluster's 1/3 between them). Nothing in the likelihood punishes duplicates: two copies of a
+#   Gaussian, each with half the weight, fit it as well as one. A component can still fade when it is left
+#   stranded between clusters, but a duplicate that shares a cluster keeps its weight.
+# * **BYY** switches off the five redundant components. Their weights drop below $10^{-3}$ within the first
+#   100–200 steps and keep falling to the clip at $10^{-10}$. The three survivors sit on the three clusters, with
+#   $\alpha \approx 1/3$. Early on BYY looks like EM. Once one component wins a cluster, its rivals there get
+#   weights $b_{ik} \le 0$, so $\alpha_k' \le 0$, and the smoothing multiplies their $\alpha$ by 0.95 at every
+#   step: the straight lines on the log scale.
+# * **RPCL** also gets down to three components on these easy, well-separated data, but later (see the table),
+#   and by a different mechanism. On an RPCL step a component that never wins a point gets $\alpha' = 0$. The
+#   EM steps in between give part of its weight back, so the losers fade slowly, at about a third of BYY's rate.
+#   The rival penalty $10^{-4}$ is far too small to push anything away; what prunes is the hard
+#   winner-takes-all, and model selection is what RPCL was designed for. The differences lie elsewhere:
+#   RPCL-pix2seq pairs its rule with a KL loss for the encoder (section 4), and the rule is bolted onto EM. In
+#   BYY, the rival penalty and the model selection follow from one principle, and the same principle gives the
+#   encoder's loss.
+#
+# ## 3. Explore: $K$, the method, the iteration
+#
+# The function below draws one run at one iteration: the ellipses, and the $\alpha_k$ curves with a marker at that
+# iteration. It is called once with fixed arguments, so that the printed result is checked, and then driven by
+# widgets. Move the sliders in a live notebook; changing $K$ or the seed runs a new fit of about a second.
+
+# %%
+def explore(K=8, method="BYY", iteration=300, seed=0):
+    alpha, means, variances = history(method, K, seed)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [1, 1.4]})
+    draw_gmm(axes[0], alpha[iteration], means[iteration], variances[iteration])
+    alive = int((alpha[iteration] > 1e-3).sum())
+    axes[0].set_title(f"{method}, K = {K}, seed {seed}, step {iteration}: {alive} alive", fontsize=9)
+    for k in range(K):
+        axes[1].plot(alpha[:, k], color=f"C{k % 10}", lw=1.2)
+    axes[1].axvline(iteration, color="k", lw=0.8); axes[1].axhline(1e-3, color="k", ls=":", lw=1)
+    axes[1].set_yscale("log"); axes[1].set_ylim(1e-11, 1.5); axes[1].set_xlabel("step")
+    axes[1].set_title("alpha_k", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+    print(f"{method}, K = {K}, seed {seed}, step {iteration}: {alive} components with alpha > 1e-3;"
+          f" largest alphas {[round(float(x), 3) for x in sorted(alpha[iteration], reverse=True)[:4]]}")
+
+
+explore(K=12, method="BYY", iteration=150, seed=1)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (an interactive widget: its output is a widget view, not checked)
+import ipywidgets as widgets
+
+widgets.interact(explore,
+                 K=widgets.IntSlider(value=8, min=2, max=12, description="K"),
+                 method=widgets.ToggleButtons(options=METHODS, value="BYY"),
+                 iteration=widgets.IntSlider(value=T, min=0, max=T, step=5, description="iteration"),
+                 seed=widgets.IntSlider(value=0, min=0, max=5, description="seed"));
+
+# %% [markdown]
+# Things to try: $K = 3$ (nothing to remove: does BYY keep all three?), $K = 2$ (too few: two components for
+# three clusters), EM with $K = 12$, and the early iterations of BYY, where it still looks like EM.
+#
+# ## 4. Harmony versus KL: what the encoder is asked to do
+#
+# The GMM step above fixes $q(z)$. The encoder is then trained against it. With the posterior $g_{ik}$ of code $i$,
+# IA-pix2seq's latent loss is the **harmony** loss, and RPCL-pix2seq (like a VAE with a mixture prior) uses the
+# **KL** loss:
+#
+# $$\text{Gaussian term:}\quad h_{ik} = \tfrac12 \sum_d \Big[\ln 2\pi + \ln v_{kd} + \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],
+# \qquad \mathrm{KL}_{ik} = \tfrac12 \sum_d \Big[\ln v_{kd} - \ln s^2_{id} - 1 + \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],$$
+#
+# $$\text{weight term:}\quad -\sum_k g_{ik} \ln \alpha_k \qquad\text{vs.}\qquad \sum_k g_{ik} \ln \frac{g_{ik}}{\alpha_k}.$$
+#
+# $h_{ik} = -\mathbb E_{\mathcal N(\mu_i, s^2_i)} \ln \mathcal N(z \mid m_k, v_k)$ is the expected negative
+# log-density of the code under Gaussian $k$. The two differ exactly by **entropies**:
+#
+# $$h_{ik} = \mathrm{KL}_{ik} + \underbrace{\tfrac12 \textstyle\sum_d \ln(2\pi e\, s^2_{id})}_{\text{entropy of } \mathcal N(\mu_i, s^2_i)},
+# \qquad -\sum_k g_{ik}\ln\alpha_k = \sum_k g_{ik}\ln\frac{g_{ik}}{\alpha_k} + \underbrace{\Big(-\textstyle\sum_k g_{ik}\ln g_{ik}\Big)}_{\text{entropy of } g_i}.$$
+#
+# Minimising the harmony loss is minimising KL **plus** the entropies. Harmony therefore rewards sharp codes
+# (small $s^2$) and confident assignments ($g_i$ close to one-hot), where a KL loss pays for keeping them fuzzy.
+# A check of both identities with the package functions on random inputs:
+
+# %%
+from iapix.latent import LOG_2PI, harmony_gaussian, kl_gaussian
+
+gen = torch.Generator().manual_seed(0)
+B, K, D = 64, 6, 16
+mu, s2 = torch.randn(B, D, generator=gen), torch.rand(B, D, generator=gen) * 2 + 0.1
+m, v = torch.randn(K, D, generator=gen), torch.rand(K, D, generator=gen) * 2 + 0.1
+alpha = torch.softmax(torch.randn(K, generator=gen), 0)
+g = torch.softmax(2 * torch.randn(B, K, generator=gen), 1)
+
+entropy_code = 0.5 * (LOG_2PI + 1 + s2.log()).sum(1, keepdim=True)        # [B, 1]
+gauss_gap = (harmony_gaussian(mu, s2, m, v) - (kl_gaussian(mu, s2, m, v) + entropy_code)).abs().max()
+weight_harmony = -(g * alpha.log()).sum(1)
+weight_kl = (g * (g.log() - alpha.log())).sum(1)
+weight_gap = (weight_harmony - (weight_kl - (g * g.log()).sum(1))).abs().max()
+print(f"max |h - (KL + entropy of the code)|             = {gauss_gap.item():.4f}"
+      f"   (values up to {harmony_gaussian(mu, s2, m, v).abs().max().item():.0f})")
+print(f"max |weight_harmony - (weight_KL + entropy of g)| = {weight_gap.item():.4f}")
+
+# %% [markdown]
+# Both differences are zero to float32 rounding. Now the consequence for one code. Put $\mu$ on the mean of a
+# Gaussian with $v = 1$ and vary only $s^2$:
+
+# %%
+s2_grid = torch.logspace(-3, 1.3, 200)[:, None]                       # [200, 1]
+zero, one = torch.zeros(1, 1), torch.ones(1, 1)
+h_curve = harmony_gaussian(torch.zeros_like(s2_grid), s2_grid, zero, one)[:, 0]
+kl_curve = kl_gaussian(torch.zeros_like(s2_grid), s2_grid, zero, one)[:, 0]
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(s2_grid, h_curve, label="harmony term h")
+ax.plot(s2_grid, kl_curve, label="KL term")
+ax.axvspan(1e-3, 0.1, color="0.9", label="below IA's clamp of s2")
+ax.set_xscale("log"); ax.set_xlabel("encoder variance s2  (mu = m, v = 1)"); ax.legend(fontsize=8)
+plt.show()
+print(f"KL is smallest at s2 = {s2_grid[kl_curve.argmin(), 0]:.2f}; the harmony term is smallest at the"
+      f" smallest s2 on the grid: {bool(h_curve.argmin() == 0)}")
+
+# %% [markdown]
+# The KL term is smallest when the code is as wide as the Gaussian ($s^2 = v$); below that, its $-\ln s^2$ pushes
+# back. The harmony term only grows with $s^2$ (here it is $\tfrac12(\ln 2\pi + s^2/v)$), so its gradient always
+# pushes $s^2$ down, nothing pulls it back up, and its minimum is at $s^2 = 0$. This is why IA-pix2seq's encoder
+# clamps $s^2 \ge 0.1$ (notebook 02): the harmony loss pulls each code towards a point at the centre of its
+# Gaussian, and the clamp keeps a little noise in $z$.
+#
+# ## 5. The same code on latent codes of real sketches
+#
+# Nothing above was specific to 2-D points. `GMMLatent` runs the same step on the encoder's codes, batch by
+# batch, and `GMMLatent.update` is exactly what a training step calls before its loss. We encode cat and pig test
+# sketches with an **untrained** encoder (codes of size 32), then run 300 GMM updates on mini-batches of sampled
+# codes $z = \mu + \sqrt{s^2}\,\varepsilon$ (the encoder stays fixed). $K = 4$, two per category, as in the paper,
+# with BYY (`objective="ia"`) and with EM (`objective="rpcl"`, whose first 500 steps are plain EM).
+
+# %%
+from iapix.data import prepare
+from iapix.encoder import Encoder
+
+prep = prepare(["cat", "pig"], DATA, limit=100 if QUICK else None)
+images = torch.from_numpy(prep.images["test"]).unsqueeze(1)
+labels = prep.labels["test"]
+torch.manual_seed(0)
+encoder = Encoder(z_dim=32)
+with torch.no_grad():
+    mu, s2 = encoder(images)                                    # [N, 32] each
+print(f"{len(labels)} codes; spread of mu across sketches: variance {mu.var(0).mean():.3f} per dimension;"
+      f" encoder noise s2: {s2.mean():.3f} per dimension")
+
+
+def fit_codes(objective, steps=300, K=4, seed=0):
+    torch.manual_seed(seed)
+    gmm = GMMLatent(32, K, objective)
+    gen = torch.Generator().manual_seed(seed + 1)
+    for _ in range(steps):
+        idx = torch.randint(0, len(mu), (128,), generator=gen)
+        z = mu[idx] + s2[idx].sqrt() * torch.randn(128, 32, generator=gen)   # reparameterize, seeded
+        gmm.update(z, s2[idx], mu[idx])
+    return gmm
+
+
+rows = []
+for name, objective in [("BYY (ia)", "ia"), ("EM (rpcl, first 500 steps)", "rpcl")]:
+    gmm = fit_codes(objective)
+    lab = gmm.labels(mu, s2).numpy()
+    counts = " / ".join(f"{c}: " + ",".join(str(int(((labels == c_i) & (lab == k)).sum())) for k in range(4))
+                        for c_i, c in enumerate(prep.categories))
+    rows.append([name, int(gmm.components_alive().sum()), " ".join(f"{a:.3f}" for a in gmm.alpha.tolist()),
+                 f"{gmm.variances.mean():.2f}", counts])
+display(table(rows, ["GMM update", "alive", "alpha_k", "mean v", "sketches per component (cat: k=1..4 / pig: ...)"]))
+
+# %% [markdown]
+# What this means: the codes of an untrained encoder carry little structure and much noise. The spread of $\mu$
+# between sketches is small next to the encoder's own variance $s^2 \approx 0.7$, so the sampled codes form one
+# broad blob. BYY fits one Gaussian and switches the other three off. It does not invent clusters the data do not
+# have. EM keeps all four, as heavily overlapping copies of that blob. Either way, every sketch gets the same
+# component label, so the components say nothing about cat or pig yet.
+#
+# In training, the reconstruction loss forces $\mu$ to carry the sketch, and the harmony loss pulls each code
+# towards its Gaussian and shrinks $s^2$ towards the clamp. Then the codes separate and the surviving Gaussians
+# come to mean something. Notebook 05 trains the model, and 07 measures the clusters. If a trained checkpoint is
+# present, the next cell shows its GMM on real codes; otherwise it says so.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (depends on whether a trained checkpoint exists on this machine)
+from iapix.checkpoint import load_checkpoint
+
+found = sorted(Path("..").glob("runs/**/best.pt")) + sorted(Path("..").glob("checkpoints/**/*.pt"))
+if not found:
+    print("no trained checkpoint under ../runs/ or ../checkpoints/: train one in notebook 05 (or with"
+          " `iapix train`), then run this cell again")
+for path in found[:3]:
+    try:
+        ck = load_checkpoint(path)
+        model, cats = ck.model, ck.categories
+        p = prepare(cats, DATA, limit=100 if QUICK else None, scale=ck.scale)
+    except (ValueError, RuntimeError, OSError, KeyError) as err:  # another version, categories not in ../data
+        print(f"{path}: skipped ({err})")
+        continue
+    x = torch.from_numpy(p.images["test"]).unsqueeze(1)
+    with torch.no_grad():
+        mu_t, s2_t = model.encode(x)
+    lat = model.latent
+    lab = lat.labels(mu_t, s2_t).numpy()
+    print(f"{path} (step {int(lat.steps)}): objective {lat.objective!r}, K = {lat.K},"
+          f" {int(lat.components_alive().sum())} of {lat.K} components alive (alpha > 1e-3);"
+          f" alpha = {[round(a, 3) for a in lat.alpha.tolist()]}")
+    rows = [[c] + [int(((p.labels["test"] == i) & (lab == k)).sum()) for k in range(lat.K)]
+            for i, c in enumerate(cats)]
+    display(table(rows, ["test sketches of"] + [f"component {k + 1}" for k in range(lat.K)]))
+
+# %% [markdown]
+# ## What we used
+#
+# ```python
+# from iapix.latent import GMMLatent                    # buffers alpha [K], means, variances [K, D]; .update, .losses, .labels
+# from iapix.latent import posterior, byy_weights, rpcl_weights, sufficient_stats, apply_stats   # one step, piece by piece
+# from iapix.latent import harmony_gaussian, kl_gaussian, log_gaussian                           # per-component terms [B, K]
+# ```
+#
+# `GMMLatent.losses(mu, s2, z)` returns the two latent loss terms (`gauss`, `weight`) of section 4 for a batch,
+# harmony for `objective="ia"` and KL for `"rpcl"`. Next: **04 HyperLSTM decoder**, the Ying path from a code back
+# to pen strokes.
