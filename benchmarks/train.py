@@ -2,7 +2,8 @@
 
 One step = what ``iapix.train.Trainer`` does per batch: GMM update, every loss term, backward,
 elementwise clip, Adam -- on real batches of the embedded cat/pig data (augmentation included in
-the batch preparation, which is timed separately and counted in sketches/s).
+the batch preparation, which is timed separately and counted in sketches/s). Times are means over
+batches spread evenly over one pass's range of lengths, so that sketches/s is what a pass costs.
 
 Two ways to make the batches, over the same sketches, in the same process:
 
@@ -36,15 +37,18 @@ from iapix.train import group_by_length
 
 
 def make_batches(ds, batch_size: int, n: int, grouped: bool, seed: int = 0) -> list[np.ndarray]:
-    """``n`` batches of training indices: random, or regrouped by length as the Trainer does."""
+    """``n`` batches of training indices from one pass, random or regrouped by length as the Trainer does.
+
+    Grouped batches differ in length, so a few consecutive ones would not say what a pass costs: the
+    ``n`` taken are spread evenly over the pass's batches ordered by their longest sketch (its quantiles)."""
     rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
     lengths = np.array([len(s) for s in ds.strokes])
-    while len(out) < n:
-        order = rng.permutation(len(ds))
-        one_pass = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
-        out += group_by_length(one_pass, lengths, rng) if grouped else one_pass
-    return out[:n]
+    order = rng.permutation(len(ds))
+    one_pass = [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+    if grouped:
+        one_pass = group_by_length(one_pass, lengths, rng)
+    by_length = sorted(one_pass, key=lambda b: lengths[b].max())
+    return [by_length[i] for i in np.linspace(0, len(by_length) - 1, n).round().astype(int)]
 
 
 def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_size: int | None, data) -> list[dict]:
@@ -54,7 +58,8 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ds = data.dataset("train", augment=True)
     n = warmup + steps
-    ways = {"reference": make_batches(ds, cfg.batch_size, n, False), "grouped": make_batches(ds, cfg.batch_size, n, True)}
+    ways = {w: make_batches(ds, cfg.batch_size, steps, w == "grouped") for w in ("reference", "grouped")}
+    ways = {w: b[:warmup] + b for w, b in ways.items()}  # the warm-up steps repeat the first batches
     rows = []
     for phase, epoch in (("warm-up", 0), ("main", cfg.image_epochs)):
         times = {w: [] for w in ways}
@@ -82,7 +87,7 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
                     times[way].append(t2 - t1)
                     tokens[way].append(batch[0].shape[1] - 1)
         for way in ways:
-            step, p = statistics.median(times[way]), statistics.median(prep[way])
+            step, p = statistics.mean(times[way]), statistics.mean(prep[way])
             rows.append({"config": config, "device": device, "amp": amp, "phase": phase, "way": way,
                          "batch": cfg.batch_size, "T": float(np.mean(tokens[way])), "step_s": step, "prep_s": p,
                          "sketches_per_s": cfg.batch_size / (step + p)})
@@ -107,7 +112,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, CPU kernels "
           f"{torch.backends.cpu.get_cpu_capability()}" + (f", {torch.cuda.get_device_name()}"
                                                           if args.device.startswith("cuda") else ""))
-    print(f"N_max {data.max_len}; T = mean decoder steps per batch; median of {args.steps} steps each")
+    print(f"N_max {data.max_len}; T = mean decoder steps per batch; mean of {args.steps} steps each")
     print("| config | device | amp | phase | batches | batch | T | step (s) | batch prep (s) | sketches/s | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     base = {}
