@@ -377,6 +377,13 @@ display(table(rows, ["GMM update", "alive", "alpha_k", "mean v", "sketches per c
 # have. EM keeps all four, as heavily overlapping copies of that blob. Either way, every sketch gets the same
 # component label, so the components say nothing about cat or pig yet.
 #
+# That is why training does not start with BYY. The reference code runs the BYY step from the first batch, and
+# on codes like these it prunes to one Gaussian within a few hundred steps, for good: a pruned Gaussian never
+# returns. iapix (SPEC §7, "GMM during the image warm-up") updates the GMM with plain EM weights $b_{ik} = g_{ik}$
+# while the image loss is on, the first 3 epochs (`GMMLatent.update(..., em=True)`), and with BYY from the step
+# the image loss is dropped. By then the image and stroke losses have organised the codes, and BYY starts from
+# a mixture fitted to them; its model selection then prunes Gaussians the codes really do not need.
+#
 # In training, the reconstruction loss forces $\mu$ to carry the sketch, and the harmony loss pulls each code
 # towards its Gaussian and shrinks $s^2$ towards the clamp. Then the codes separate and the surviving Gaussians
 # come to mean something. Notebook 05 trains the model, and 07 measures the clusters. If a trained checkpoint is

@@ -204,11 +204,11 @@ for objective, a in history.items():
 # **What it means for control.** In this IA checkpoint, "draw from Gaussian $k$" is the same distribution for every
 # $k$: the four rows of the IA grid below differ only through the random draws, and the line between two means
 # has length zero. The intent of the method is the opposite: sketches of one category and style gathered in one
-# compact Gaussian. At full scale the encoder's codes have structure long before the Gaussians could collapse (and
-# the paper trains far longer). On a short budget like this one, two remedies come to mind (not implemented here):
-# start the GMM updates only after the encoder's warm-up epochs, or re-seed a dead Gaussian on codes far from the
-# live ones. RPCL's EM, with its tiny rival penalty, has no such pruning, so it keeps its Gaussians. They are alive,
-# but as section 1 showed, they do not follow the categories either.
+# compact Gaussian. The shipped IA checkpoint was trained with BYY from step 1, as the reference code does. iapix
+# now follows SPEC §7 "GMM during the image warm-up": EM weights $b = g$ while the image loss is on (the first 3
+# epochs), BYY from then on, so BYY starts from a mixture fitted to codes the image loss has already organised
+# (`Config.gmm_warmup`; notebook 03, section 5). RPCL's EM, with its tiny rival penalty, has no such pruning, so it
+# keeps its Gaussians. They are alive, but as section 1 showed, they do not follow the categories either.
 #
 # ## 3. One Gaussian at a time
 #
