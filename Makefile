@@ -25,13 +25,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $@
 
-# The main job on the embedded data: prepare -> a short `small` IA run (150 steps: three epochs of 50) ->
-# its curves and reconstructions -> what the shipped IA model draws from each of its Gaussians, beside
-# real test sketches. Run it again and the demo run is resumed (already finished: nothing to redo).
-DEMO_STEPS ?= 50
+# The main job on the embedded data: prepare -> a short `small` IA run (three epochs of one pass each:
+# 3 x 56 = 168 steps) -> its curves and reconstructions -> what the shipped IA model draws from each of its
+# Gaussians, beside real test sketches. Run it again and the demo run is resumed (finished: nothing to redo).
 demo: venv
 	$(PY) -m iapix.cli prepare --data data --preview out/data_preview.png
-	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --epoch-steps $(DEMO_STEPS) \
+	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --epoch-steps 0 \
 		--max-epochs 3 --data data --out runs/demo-ia --device auto $$(test -f runs/demo-ia/last.pt && echo --resume)
 	$(PY) -m iapix.cli plot-log runs/demo-ia --out out/demo_curves.png
 	$(PY) -m iapix.cli sample --checkpoint runs/demo-ia/best.pt --from-test 8 --out out/demo_reconstructions.png

@@ -4,20 +4,20 @@ the image decoder's last instance norm.
 The reference code initialises every weight ``N(0, 2 / fan-in)`` with fan-in counted as the kernel's
 first dimension (a 3x3 convolution gets std ``sqrt(2/3) = 0.82``), the ``z -> state`` layer included
 (std ``sqrt(2 / z_dim)``); iapix uses PyTorch's defaults for the CNNs and sketch-rnn's
-``N(0, 0.001^2)`` for ``z -> state``. Two short experiments on the embedded cat/pig data, same seed,
+``N(0, 0.001^2)`` for ``z -> state``. Three short experiments on the embedded cat/pig data, same seed,
 same batches, each variant trained from scratch:
 
 1. ``cnn``: encoder + image decoder on the L1 image loss alone (the IA warm-up's image task),
    ``--steps`` Adam steps (SPEC §4 settings); prints the mean L1 over the last 20 steps and the L1 of the
    validation images decoded from ``mu``.
-3. ``lastnorm``: the image decoder with and without an instance norm before its tanh, encoder +
-   image decoder fitted to four real pigs (120 Adam steps, lr 3e-3, z 16); prints the L1 every 20
-   steps and the L1 of the best constant image (the pixel-wise median).
 2. ``state``: the stroke decoder alone, teacher-forced, fed fixed per-sketch codes (each sketch's code
    from a frozen random encoder), on the reconstruction loss; prints the mean reconstruction loss over
    the last 20 steps and on the validation sketches.
+3. ``lastnorm``: the image decoder with and without an instance norm before its tanh, encoder +
+   image decoder fitted to four real pigs (120 Adam steps, lr 3e-3, z 16); prints the L1 every 20
+   steps and the L1 of the best constant image (the pixel-wise median).
 
-    python benchmarks/init.py --steps 200 --threads 1
+    python benchmarks/init.py --steps 100 --threads 1
 """
 
 from __future__ import annotations

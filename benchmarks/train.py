@@ -94,6 +94,44 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
     return rows
 
 
+def breakdown(config: str, data, repeats: int = 3) -> list[tuple[str, float]]:
+    """Forward + backward time of each part of the model on one real batch (grouped, median length)."""
+    cfg = preset(config)
+    torch.manual_seed(0)
+    model = IAPix(cfg).train()
+    ds = data.dataset("train", augment=True)
+    batch = make_batches(ds, cfg.batch_size, 3, grouped=True)[1]  # the median-length batch of a pass
+    s5, lengths, images, _ = ds.collate([ds[i] for i in batch], pad_to_longest=True)
+    z = torch.randn(len(batch), cfg.z_dim, requires_grad=True)
+
+    def timed(fn) -> float:
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def encoder():
+        mu, s2 = model.encoder(images)
+        (mu.sum() + s2.sum()).backward()
+
+    def image_decoder():
+        model.image_decoder(z).sum().backward()
+
+    def decoder():
+        out = model.decoder.loss(s5, lengths, z)
+        (out["offset"] + out["pen"]).backward()
+
+    def whole():
+        model(s5, lengths, images, step=0, epoch=cfg.image_epochs)["total"].backward()
+
+    return [("CNN encoder", timed(encoder)), ("image decoder (warm-up / rpcl)", timed(image_decoder)),
+            (f"HyperLSTM decoder + loss, {s5.shape[1] - 1} steps", timed(decoder)),
+            ("whole forward + backward after the warm-up", timed(whole))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", nargs="+", default=["small"])
@@ -103,10 +141,18 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--breakdown", action="store_true", help="only time each part of one step")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     data = prepare(["cat", "pig"], "data")
+    if args.breakdown:
+        for config in args.configs:
+            print(f"| {config}: part (forward + backward, batch of one pass's median length) | seconds |")
+            print("|---|---|")
+            for name, seconds in breakdown(config, data):
+                print(f"| {name} | {seconds:.3f} |")
+        return
     rows = [r for c in args.configs for a in args.amp for r in bench(c, args.device, a, args.steps, args.warmup,
                                                                       args.batch_size, data)]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, CPU kernels "

@@ -208,10 +208,13 @@ def _what_is(path: Path, error: Exception) -> str:
                 "give a .pt file written by iapix train")
 
 
-def read_checkpoint(path: str | Path) -> dict:
+def read_checkpoint(path: str | Path, required: tuple[str, ...] = REQUIRED,
+                    what: str = "a best.pt / last.pt written by iapix train or a file from iapix export") -> dict:
     """The checkpoint dict at ``path`` (tensors on the CPU), verified against its checksum.
 
-    Raises ``FileNotFoundError`` or :class:`CheckpointError` naming the file and what to do.
+    ``required``: the keys it must hold (a model checkpoint's by default; the Rec classifier's cache
+    passes its own, and ``what`` to name the file to give instead). Raises ``FileNotFoundError`` or
+    :class:`CheckpointError` naming the file and what to do.
     """
     path = Path(path)
     if not path.exists():
@@ -229,10 +232,10 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: {_what_is(path, e)}") from e
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: a PyTorch file holding a {type(state).__name__}, not an iapix checkpoint")
-    missing = [k for k in REQUIRED if k not in state]
+    missing = [k for k in required if k not in state]
     if missing:
         raise CheckpointError(f"{path}: a PyTorch file but not an iapix checkpoint (no {', '.join(missing)}); "
-                              "give a best.pt / last.pt written by iapix train or a file from iapix export")
+                              f"give {what}")
     stored = state.get("sha256")
     if stored is not None and stored != checksum(state):
         raise CheckpointError(f"{path}: damaged: its contents do not match the checksum written with it (bytes "

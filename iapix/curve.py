@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from iapix.checkpoint import load_checkpoint
-from iapix.data import prepare
+from iapix.data import Prepared, prepare
 from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.evaluate import component_control, ended_share, load_or_train_classifier, overlap_measures, rec, ret
 from iapix.raster import render
@@ -51,12 +51,11 @@ def read_curve(run: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def measure(path: Path, classifier: torch.nn.Module, data_dir: str | Path = "data", temperature: float = DEFAULT_TEMPERATURE,
-            seed: int = 0, limit: int | None = None) -> dict:
-    """One row of the curve for one snapshot (see the module docstring)."""
+def measure(path: Path, classifier: torch.nn.Module, data: Prepared, temperature: float = DEFAULT_TEMPERATURE,
+            seed: int = 0) -> dict:
+    """One row of the curve for one snapshot (see the module docstring); ``data`` prepared for its run."""
     ck = load_checkpoint(path)
     model, cats = ck.model, ck.categories
-    data = prepare(cats, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit)
     labels = data.labels["test"]
     mu, s2 = encode(model, data.images["test"])
     generated = decode(ck, mu, temperature, seed=seed)  # as iapix evaluate does
@@ -90,7 +89,7 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
             if new:
                 writer.writeheader()
             for _, p in tqdm(todo, desc=f"curve {run.name}", unit="snapshot"):
-                row = measure(p, classifier, data_dir, temperature, seed, limit)
+                row = measure(p, classifier, data, temperature, seed)
                 writer.writerow({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()})
                 f.flush()
     return read_curve(run)
@@ -119,20 +118,25 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from iapix.cli import positive_float, positive_int
+
     parser.add_argument("runs", nargs="+", help="run folders (with snapshots/ from --snapshot-every)")
     parser.add_argument("--classifier", default="checkpoints/classifier-catpig.pt",
                         help="the Rec classifier (trained there if missing); one for all runs")
     parser.add_argument("--data", default="data")
     parser.add_argument("--out", default=None, help="PNG path (default: RUN/curve.png of the first run)")
-    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="first N test sketches per category (quick)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split per category (quick)")
 
 
 def run(args: argparse.Namespace) -> int:
     import matplotlib
 
+    from iapix.cli import output_file
+
     matplotlib.use("Agg")
+    out = output_file(args.out or Path(args.runs[0]) / "curve.png", "curve.png")  # a bad --out fails at once
     curves = {}
     for r in args.runs:
         rows = update_curve(r, args.classifier, args.data, args.temperature, args.seed, args.limit)
@@ -144,8 +148,6 @@ def run(args: argparse.Namespace) -> int:
                   f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, control {last['control']:.2f}")
         else:
             print(f"{r}: no snapshots yet (train with --snapshot-every N)")
-    out = Path(args.out) if args.out else Path(args.runs[0]) / "curve.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
     plot_curves(curves, out)
     print(out)
     return 0

@@ -465,11 +465,11 @@ class Prepared:
     images: dict[str, np.ndarray]  # split -> [n, 48, 48] float32
     report: list[dict]  # one row per category: split sizes, dropped (reason -> count), seconds
 
-    def dataset(self, split: str, augment: bool = False, seed: int = 0, scale_amount: float = 0.1,
-                drop_prob: float = 0.1, shrink: tuple[float, float] = (0.98, 1.0)) -> SketchDataset:
-        """One split as a :class:`SketchDataset` (augmentation settings as there; used when ``augment``)."""
+    def dataset(self, split: str, augment: bool = False, seed: int = 0, **settings) -> SketchDataset:
+        """One split as a :class:`SketchDataset`; ``settings``: its augmentation settings (``scale_amount``,
+        ``drop_prob``, ``shrink``), used when ``augment``."""
         return SketchDataset(self.strokes[split], self.labels[split], self.images[split], self.max_len,
-                             augment=augment, scale_amount=scale_amount, drop_prob=drop_prob, shrink=shrink, seed=seed)
+                             augment=augment, seed=seed, **settings)
 
 
 def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: int | None = 250,

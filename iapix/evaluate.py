@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from iapix.checkpoint import Checkpoint, load_checkpoint, pick_device, save_checkpoint
+from iapix.checkpoint import Checkpoint, load_checkpoint, pick_device, read_checkpoint, save_checkpoint
 from iapix.data import Prepared, augment, denormalise, prepare
 from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.latent import ALIVE, GMMLatent, log_joint
@@ -224,8 +224,9 @@ def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs:
     """
     path = Path(cache_path)
     if path.is_file():
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(blob, dict) or blob.get("format") != CLASSIFIER_FORMAT:
+        blob = read_checkpoint(path, ("format", "num_classes", "width", "model", "info"),
+                               "a classifier cache written by iapix evaluate (or another --classifier path)")
+        if blob["format"] != CLASSIFIER_FORMAT:
             raise ValueError(f"{path}: not an iapix classifier cache (format {CLASSIFIER_FORMAT}); "
                              f"delete it or pass another --classifier path")
         if list(blob["info"]["categories"]) != list(prepared.categories):
@@ -326,8 +327,8 @@ CONTROL_MIN_ALPHA = 0.1  # per-Gaussian control is measured for the Gaussians at
 
 
 @torch.no_grad()
-def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
-                      min_alpha: float = CONTROL_MIN_ALPHA) -> list[dict]:
+def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, temperature: float = DEFAULT_TEMPERATURE,
+                      greedy: bool = False, seed: int = 0, min_alpha: float = CONTROL_MIN_ALPHA) -> list[dict]:
     """How well each Gaussian controls the category: ``n`` sketches generated from codes ``z ~ N(m_k, v_k)``
     of every Gaussian with ``alpha_k >= min_alpha``, labelled by the classifier.
 
@@ -339,7 +340,7 @@ def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, tempe
 
     out, alpha = [], ck.model.latent.alpha
     for k in torch.nonzero(alpha >= min_alpha).flatten().tolist():
-        sketches = from_component(ck, k, n, temperature, seed=seed + k)
+        sketches = from_component(ck, k, n, temperature, greedy, seed=seed + k)
         pred = predict(classifier, render(sketches, allow_empty=True))
         major, count = Counter(pred.tolist()).most_common(1)[0]
         out.append({"k": k, "alpha": float(alpha[k]), "majority": ck.categories[major], "share": count / n,
@@ -593,7 +594,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     rec_score = rec(clf, gen_images, labels)
     ret_scores = ret(model, gen_images, test_mu)
     overlap = overlap_measures(model, test_mu, test_s2, labels, cats)
-    control = component_control(ck, clf, temperature=temperature, seed=seed) \
+    control = component_control(ck, clf, temperature=temperature, greedy=greedy, seed=seed) \
         if model.cfg.objective != "vae" else []
     timings["scores"] = time.perf_counter() - t
 
@@ -630,6 +631,8 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from iapix.cli import positive_float, positive_int
+
     parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more best.pt / last.pt files")
     parser.add_argument("--classifier", default=None,
                         help="classifier cache (trained there if missing); default: <out of the first run>/classifier.pt,"
@@ -639,9 +642,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder; default <checkpoint folder>/eval (eval-<name> when several "
                              "checkpoints share a folder); with several checkpoints one sub-folder per run and "
                              "compare.md here")
-    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--greedy", action="store_true")
-    parser.add_argument("--limit", type=int, default=None, help="first N sketches of each split per category")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split per category")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--classifier-epochs", type=int, default=8)
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE map (slow for many codes)")

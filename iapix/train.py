@@ -10,8 +10,8 @@
   batches it would have seen.
 * an **epoch** is ``max(one pass over the training set, Config.epoch_steps)`` optimiser steps
   (SPEC §7 "validation interval", ours): at paper scale (70 000 sketches per category, batch 128) one
-  pass is ~1 100 steps and this is the reference's epoch; with the embedded data a pass is 56 steps,
-  less than the validation loss's noise, and per-pass validation with rollback stopped runs that were
+  pass over two categories is ~1 100 steps (five: ~2 700) and this is the reference's epoch; with the
+  embedded cat/pig data a pass is 56 steps, less than the validation loss's noise, and per-pass validation with rollback stopped runs that were
   still learning. Validation, rollback, patience and the image warm-up (``image_epochs``) all count
   these epochs, so they mean the same at every data size. ``epoch_steps = 0`` is one pass.
 * batches grouped by length (``Config.group_by_length``, SPEC §7 "training batches", ours): each
@@ -290,6 +290,7 @@ class Trainer:
         if len(self.data.strokes["valid"]) == 0:
             raise ValueError("the validation split is empty: every epoch ends with a validation; check --data, "
                              "--limit and --max-len (`iapix prepare` shows what is kept)")
+        self.lengths = np.array([len(s) for s in self.train_set.strokes])  # for group_by_length
         self.model = IAPix(cfg).to(self.device)  # same seed on every rank: same weights and GMM
         torch.manual_seed(cfg.seed + self.rank)  # ... but each rank its own dropout and sampling noise
         if compile:
@@ -358,10 +359,15 @@ class Trainer:
         if (self.out / "best.pt").is_file():  # a rollback needs it: find damage now, not at the first bad epoch
             read_checkpoint(self.out / "best.pt")
         budget = {"max_epochs", "max_steps", "patience"}  # may change: resume can extend a run
-        diff = {k for k in ckpt["config"] if k not in budget and ckpt["config"][k] != self.cfg.to_dict().get(k)}
+        then_cfg = Config.from_dict(ckpt["config"])  # fields a run predates get what that run did (LEGACY_DEFAULTS)
+        then, now = then_cfg.to_dict(), self.cfg.to_dict()
+        diff = {k: (then[k], now[k]) for k in now if k not in budget and then[k] != now[k]}
+        if "s2_clamp" in diff and then_cfg.encoder_s2_clamp == self.cfg.encoder_s2_clamp:
+            del diff["s2_clamp"]  # "auto" and the clamp it stands for are one setting
         if diff:
-            raise ValueError(f"{path}: written with a different config (fields {sorted(diff)}); "
-                             f"resume with the same settings or start a new --out")
+            shown = "; ".join(f"{k}: {a!r} in the run, {b!r} now" for k, (a, b) in sorted(diff.items()))
+            raise ValueError(f"{path}: written with a different config ({shown}); resume with the run's settings "
+                             "(the flags of those fields) or start a new --out")
         now = {"scale": self.data.scale, "max_len": self.data.max_len, "n_train": len(self.train_set)}
         then = {k: ckpt.get(k) for k in now}
         if any(then[k] is None or not math.isclose(then[k], now[k], rel_tol=1e-6) for k in now):
@@ -403,7 +409,7 @@ class Trainer:
         # keeps NaN, so one such step would spoil every weight it reaches. DDP has already averaged the
         # gradients here, so every rank takes the same decision.
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+        if not bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=math.inf))):  # one foreach pass
             self.opt.zero_grad(set_to_none=True)
             return self._skip(losses, gmm_before)
         self.skipped_in_row = 0
@@ -452,16 +458,13 @@ class Trainer:
         # seeded by the number of epochs started so far (never rewinds: a rolled-back epoch gets a new order)
         rng = np.random.default_rng([self.cfg.seed, self.epochs_run])
         bs, n = self.cfg.batch_size, len(self.train_set)
-        lengths = np.array([len(s) for s in self.train_set.strokes])
         need = self.steps_per_epoch * self.world
         batches: list[np.ndarray] = []
         while len(batches) < need:
             order = rng.permutation(n)
             one_pass = [order[i:i + bs] for i in range(0, n - bs + 1, bs)]
-            if not one_pass:
-                return []
             if self.cfg.group_by_length:
-                one_pass = group_by_length(one_pass, lengths, rng)
+                one_pass = group_by_length(one_pass, self.lengths, rng)
             batches += one_pass
         return batches[self.rank:need:self.world]
 
@@ -497,9 +500,6 @@ class Trainer:
         try:
             while not self.done:
                 batches = self._epoch_batches()
-                if not batches:
-                    raise ValueError(f"{len(self.train_set)} training sketches: fewer than one batch of "
-                                     f"{cfg.batch_size} per process; lower --batch-size")
                 bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epochs_run}",
                            disable=not self.progress, leave=False, dynamic_ncols=True)
                 for idx in batches[self.batch_in_epoch:]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from iapix.data import prepare
 from iapix.encoder import reparameterize
 from iapix.model import Config, IAPix, preset
+from iapix.notebook import read_log
 from iapix.train import Trainer, add_arguments, config_from_args, config_help, group_by_length
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +24,6 @@ DATA = ROOT / "data"
 @pytest.fixture(scope="module")
 def data():
     return prepare(["cat", "pig"], DATA, limit=64)
-
-
-def _rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,9 +107,9 @@ def test_epoch_is_at_least_epoch_steps(tmp_path, data):
     first = np.concatenate(batches[:per_pass])
     assert len(set(first.tolist())) == per_pass * 16
     tr.fit()
-    valid = _rows(tmp_path / "valid.csv")
+    valid = read_log(tmp_path, "valid.csv")
     assert [int(r["iteration"]) for r in valid] == [tr.steps_per_epoch, 2 * tr.steps_per_epoch]
-    log = _rows(tmp_path / "log.csv")
+    log = read_log(tmp_path)
     image = [float(r["image"]) for r in log]
     n = tr.steps_per_epoch
     assert all(v > 0 for v in image[:n]) and all(v == 0 for v in image[n:]), "image loss for one epoch of steps"

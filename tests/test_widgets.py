@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from iapix import widgets as Wd
+from iapix.latent import ALIVE
 from iapix.plot import strokes_to_lines
 from iapix.sample import decode
 
@@ -56,7 +57,7 @@ def test_component_panel_samples_and_members(trained):
     fig = Wd.component_panel(ck, data, other, n=2, codes=(mu, s2, torch.full_like(labels, live)))
     assert len(fig.axes) == 3
     assert "none" in fig.axes[2].texts[0].get_text() and "0/32 test codes" in fig.get_suptitle()
-    assert ("dead" in fig.get_suptitle()) == (float(alpha[other]) <= Wd.DEAD)
+    assert ("dead" in fig.get_suptitle()) == (float(alpha[other]) <= ALIVE)
 
 
 def test_component_panel_is_reproducible_and_checks_k(trained):
