@@ -31,7 +31,14 @@ Departures from the reference TF code:
   only training signal in the warm-up besides the strokes -- says little about the drawing. Four real
   pigs, 120 Adam steps (lr 3e-3; `python benchmarks/init.py --only lastnorm`): L1 108 without the
   norm, 910 with it (the best constant image: 420).
-* Weights use PyTorch's default initialisation, not the reference's ``N(0, 2 / fan)`` normal.
+* Weights use PyTorch's default initialisation (Kaiming-uniform), not the reference's
+  ``N(0, 2 / fan-in)`` with the fan-in taken as the kernel's first dimension (SPEC §7 "weight init":
+  std ``sqrt(2/3) = 0.82`` for every 3x3 convolution, 10-30x PyTorch's scale here). Instance norm
+  after every convolution makes the forward pass blind to that scale, but Adam's steps have a fixed
+  size of about ``lr``, so weights ten times larger change ten times more slowly in relative terms.
+  ``python benchmarks/init.py --only cnn`` trains the encoder and image decoder both ways on the
+  image task; on this project's 2-core machine it has not yet been run to completion (see the
+  notes of issue 12), so this choice rests on the argument, not on a measurement.
 """
 
 from __future__ import annotations
