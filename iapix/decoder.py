@@ -91,7 +91,11 @@ underflows, so no such guard is needed.
 
 Departures from SPEC/sketch-rnn (deliberate): the initial-state layer ``z -> state`` starts with
 weights ``N(0, 0.001^2)`` and bias 0 (sketch-rnn's ``super_linear(..., 'gaussian', 0.001)``), so
-the initial state starts near 0; the MDN output layer uses PyTorch's default ``nn.Linear`` init.
+the initial state starts near 0 and ``z`` reaches the cell first through its input at every step
+(SPEC §7 "weight init": the reference draws this layer ``N(0, 2 / z_dim)``, so a random ``z`` sets a
+random initial state before the decoder has learnt to read it); ``python benchmarks/init.py --only
+state`` compares the two (not yet run to completion on the project's CPU: issue 12's notes). The MDN
+output layer uses PyTorch's default ``nn.Linear`` init.
 The loss is summed over time (SPEC) whereas sketch-rnn averages over the ``N_max`` positions.
 """
 
