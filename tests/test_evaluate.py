@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import iapix.evaluate as ev
+from iapix.checkpoint import save_checkpoint
 from iapix.cli import main as cli_main
 from iapix.data import prepare
 from iapix.evaluate import (
@@ -242,13 +243,18 @@ def test_evaluate_end_to_end_and_classifier_cache(tiny_run, tmp_path, monkeypatc
     assert table.count("\n") == 4 and "Ret@10" in table and f"{r['rec']:.3f}" in table
 
     # a cache made for other categories is refused, naming both lists
-    blob = torch.load(out / "classifier.pt", weights_only=False)
+    blob = torch.load(out / "classifier.pt", weights_only=True)
     blob["info"]["categories"] = ["pig", "cat"]
-    torch.save(blob, tmp_path / "other.pt")
+    blob.pop("sha256")
+    save_checkpoint(blob, tmp_path / "other.pt")  # a real cache of other categories, with its own checksum
     with pytest.raises(ValueError, match=r"other\.pt.*\['pig', 'cat'\].*\['cat', 'pig'\]"):
         ev.evaluate(tiny_run, DATA, classifier_path=tmp_path / "other.pt", out_dir=out, limit=32, progress=False)
+    blob["info"]["categories"] = ["cat", "pig"]
+    torch.save({**blob, "sha256": "0" * 64}, tmp_path / "edited.pt")  # changed after its checksum was written
+    with pytest.raises(ValueError, match=r"edited\.pt: damaged"):
+        load_or_train_classifier(tmp_path / "edited.pt", prepare(["cat", "pig"], DATA, limit=4))
     torch.save({"x": 1}, tmp_path / "junk.pt")
-    with pytest.raises(ValueError, match="not an iapix classifier"):
+    with pytest.raises(ValueError, match="junk\\.pt: .*not an iapix checkpoint.*classifier cache"):
         load_or_train_classifier(tmp_path / "junk.pt", prepare(["cat", "pig"], DATA, limit=4))
 
 
