@@ -188,11 +188,19 @@ def test_resume_with_other_config_or_data_is_refused(tmp_path):
     subprocess.run(_train_cmd(tmp_path, "--max-steps", "2"), check=True, env=env, capture_output=True)
     r = subprocess.run(_train_cmd(tmp_path, "--resume", "--objective", "rpcl"), env=env, capture_output=True,
                        text=True)
-    assert r.returncode != 0 and "different config (fields ['objective'])" in r.stderr
+    assert r.returncode != 0 and "different config (objective: 'ia' in the run, 'rpcl' now)" in r.stderr
     cmd = _train_cmd(tmp_path, "--resume")
     cmd[cmd.index("--limit") + 1] = "20"
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "written for other data" in r.stderr
+    # a run written before a Config field existed resumes only with the value it ran with (LEGACY_DEFAULTS)
+    state = read_checkpoint(tmp_path / "last.pt")
+    del state["config"]["group_by_length"], state["sha256"]
+    save_checkpoint(state, tmp_path / "last.pt")
+    r = subprocess.run(_train_cmd(tmp_path, "--resume"), env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "group_by_length: False in the run, True now" in r.stderr, r.stderr
+    r = subprocess.run(_train_cmd(tmp_path, "--resume", "--no-group-by-length"), env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 # ---------------------------------------------------------------- two processes (gloo)
