@@ -114,6 +114,17 @@ def _digest(obj: object, h) -> None:
         h.update(f"{obj!r};".encode())
 
 
+def _to_cpu(obj: object) -> object:
+    """``obj`` with every tensor in it (nested dicts, lists, tuples) detached and on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
 def checksum(state: dict) -> str:
     """SHA-256 of a checkpoint dict's contents (its ``sha256`` entry excluded)."""
     h = hashlib.sha256()
@@ -138,6 +149,7 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     error (full disk, no permission) becomes an ``OSError`` that names ``path``.
     """
     path = Path(path)
+    state = _to_cpu(state)  # once: the checksum and torch.save then read the same host copy
     bad = nonfinite(state.get("model", {}))
     if bad:
         raise CheckpointError(f"{path}: not written: the weights hold NaN/inf ({', '.join(bad[:3])}"

@@ -627,9 +627,13 @@ class SketchDecoder(nn.Module):
             if prefix.dim() != 3 or prefix.shape[2] != 5 or prefix.shape[0] not in (1, B) or start > max_len:
                 raise ValueError(f"prefix: expected [B or 1, L <= {max_len}, 5] stroke-5 points, got {tuple(prefix.shape)}")
             out[:, 1 : start + 1] = prefix.to(out)
-            if start > 0:
-                x = torch.cat([out[:, :start], z[:, None].expand(-1, start, -1)], -1)
-                _, state = self.cell(x, state)  # the state after reading every prefix point but the last
+            if start > 0:  # the state after reading every prefix point but the last
+                # one prefix and one code for the whole batch (n continuations of one drawing): read it once
+                once = prefix.shape[0] == 1 and B > 1 and bool((z == z[:1]).all())
+                zr, sr = (z[:1], state[:1]) if once else (z, state)
+                x = torch.cat([out[: zr.shape[0], :start], zr[:, None].expand(-1, start, -1)], -1)
+                _, sr = self.cell(x, sr)
+                state = sr.expand(B, -1).contiguous() if once else sr
         lengths = torch.full((B,), max_len, dtype=torch.long, device=z.device)
         done = torch.zeros(B, dtype=torch.bool, device=z.device)
         point = out[:, start].clone()

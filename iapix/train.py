@@ -43,7 +43,9 @@
 * the run folder: a new run refuses an ``--out`` that holds a run (``--resume`` continues it;
   ``--overwrite`` starts over after moving the old files to ``RUN/old-<time>/``, nothing is deleted),
   and while a trainer sets the folder up or fits, it holds ``RUN/.lock`` (:class:`RunLock`), so a
-  second training on the same folder is refused instead of overwriting the first one's files.
+  second training on the same folder is refused instead of overwriting the first one's files; a
+  trainer whose folder was resumed or moved aside by another between its set-up and ``fit()``
+  refuses to fit.
 * logs: ``log.csv`` (every term of every step), ``valid.csv`` (every validation), ``config.json``;
   ``iapix plot-log RUN`` draws them.
 * multi-GPU: ``torchrun --nproc_per_node=N -m iapix.train ...`` runs DistributedDataParallel; each
@@ -311,6 +313,18 @@ class Trainer:
                 self._resume()
             elif self.rank == 0:
                 self._start(overwrite)
+            self._seen = self._folder_identity()
+
+    def _folder_identity(self) -> tuple:
+        """Which run files are in the folder now (inode, mtime): ``fit`` checks that nobody replaced them
+        between the trainer's set-up and its start, when the folder is not locked."""
+        def ident(name: str) -> tuple[int, int] | None:
+            try:
+                st = (self.out / name).stat()
+            except FileNotFoundError:
+                return None
+            return st.st_ino, st.st_mtime_ns
+        return tuple(ident(n) for n in ("config.json", "last.pt")) if self.rank == 0 else ()
 
     def _start(self, overwrite: bool) -> None:
         """A new run: the old one's files moved aside (only with ``overwrite``), fresh logs and config."""
@@ -482,6 +496,10 @@ class Trainer:
 
         The run folder is locked meanwhile (:class:`RunLock`)."""
         with RunLock(self.out) if self.rank == 0 else contextlib.nullcontext():
+            if self._folder_identity() != self._seen:
+                raise FileExistsError(f"{self.out}: its run files changed after this trainer was set up (another "
+                                      "process resumed, or moved the run aside with --overwrite); nothing trained. "
+                                      "Set up the trainer again (with --resume to continue the run there)")
             try:
                 return self._fit()
             except OSError as e:  # a log write on a full disk names no file: say which run and what to do
@@ -490,6 +508,8 @@ class Trainer:
                                               "up to its last save: free some space, then run the same command with "
                                               "--resume") from e
                 raise
+            finally:
+                self._seen = self._folder_identity()  # this trainer's own saves: a later fit() goes on from them
 
     def _fit(self) -> dict:
         cfg = self.cfg

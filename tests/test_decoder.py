@@ -456,6 +456,12 @@ def test_generate_continues_a_prefix_as_if_it_had_drawn_it():
     prefix = full[:1, 1:4]
     out, L3 = dec.generate(z, 20, temperature=0.5, generator=torch.Generator().manual_seed(0), prefix=prefix)
     assert torch.equal(out[:, 1:4], prefix.expand(4, -1, -1)) and bool((L3 >= 3).all())
+    # one prefix and one code for the batch (n continuations of one drawing): the prefix is read once and
+    # the state shared; each row is the single-row greedy sketch
+    one = z[:1].expand(3, -1)
+    out, L4 = dec.generate(one, 20, greedy=True, prefix=full[:1, 1:5])
+    torch.testing.assert_close(out, full[:1].expand(3, -1, -1))
+    assert torch.equal(L4, L[:1].expand(3))
     with pytest.raises(ValueError, match="prefix"):
         dec.generate(z, 20, prefix=full[:2, 1:4])
 

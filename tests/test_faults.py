@@ -499,6 +499,26 @@ def test_overwrite_moves_the_old_run_aside(run, capsys):
     assert read_checkpoint(run / "last.pt")["iteration"] == 12
 
 
+@pytest.mark.parametrize("other", ["resume", "overwrite"])
+def test_a_trainer_does_not_fit_over_a_run_changed_after_its_set_up(run, data, other):
+    """The folder is unlocked between a Trainer's set-up and its fit() (a notebook may fit much later):
+    a run resumed or moved aside there meanwhile is not trained over."""
+    cfg = preset("tiny", batch_size=8, max_epochs=3)
+    first = Trainer(cfg, out_dir=run, data=data, progress=False, resume=True)
+    Trainer(cfg, out_dir=run, data=data, progress=False, resume=other == "resume",
+            overwrite=other == "overwrite").fit()
+    after = files(run)
+    with pytest.raises(FileExistsError, match="changed after this trainer was set up"):
+        first.fit()
+    assert files(run) == after
+    # untouched: set up, fit, fit again (its own saves are its own)
+    again = Trainer(cfg, out_dir=run, data=data, progress=False, resume=True)
+    again.fit()
+    again.cfg.max_epochs = 4
+    again.done = False
+    again.fit()
+
+
 def test_a_folder_without_a_run_is_used_and_its_files_kept(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
