@@ -36,9 +36,9 @@ Departures from the reference TF code:
   std ``sqrt(2/3) = 0.82`` for every 3x3 convolution, 10-30x PyTorch's scale here). Instance norm
   after every convolution makes the forward pass blind to that scale, but Adam's steps have a fixed
   size of about ``lr``, so weights ten times larger change ten times more slowly in relative terms.
-  ``python benchmarks/init.py --only cnn`` trains the encoder and image decoder both ways on the
-  image task; on this project's 2-core machine it has not yet been run to completion (see the
-  notes of issue 12), so this choice rests on the argument, not on a measurement.
+  Measured (``python benchmarks/init.py --only cnn --steps 100 --threads 1``: encoder + image decoder
+  on the image task alone, same seed and batches): L1 image loss over the last 20 of 100 steps 439
+  with PyTorch's init, 643 with the reference's; on the validation images 447 vs 627.
 """
 
 from __future__ import annotations
