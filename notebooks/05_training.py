@@ -11,7 +11,7 @@
 # 3. a short live run with its loss curves,
 # 4. validation, rollback and patience,
 # 5. checkpoints, and resuming after a kill,
-# 6. the two shipped checkpoints (IA and the RPCL baseline),
+# 6. the two shipped checkpoints (IA and the RPCL baseline) and their learning curves,
 # 7. the commands for a full run on one or several GPUs.
 
 # %%
@@ -298,6 +298,34 @@ if runs:
     plt.show()
 
 # %% [markdown]
+# ### How long until a model draws: the learning curve
+#
+# The loss says little about whether the samples look like cats. `iapix train ... --snapshot-every 1000` keeps a
+# slim copy of the model every 1 000 iterations, and `iapix curve RUN` measures each copy on the 450 test sketches,
+# as `iapix evaluate` does (notebook 07): Rec (does the classifier recognise the category of a reconstruction?),
+# Ret@1, the mean generated length and the share of generations that end by $p_{end}$ before $N_{max}$, the live
+# Gaussians, NMI(component, category) and the per-Gaussian control. It writes one row per snapshot to
+# `RUN/curve.csv`. The two shipped runs' curves are shipped beside their logs. sketch-rnn needs 10–20 thousand
+# steps before its samples look like anything, and so do these models: a model that still scribbles after a
+# thousand steps is not broken, only young.
+
+# %%
+from iapix.curve import plot_curves, read_curve
+
+curves = {name: read_curve(CHECKPOINTS / name) for name in ("catpig-small-ia", "catpig-small-rpcl")}
+if not any(curves.values()):
+    print(f"no learning curve under {CHECKPOINTS}/<run>/curve.csv: nothing to draw (`iapix curve RUN` writes one)")
+COLUMNS = ["iteration", "rec", "ret1", "mean_length", "ended", "alive", "nmi", "control"]
+for name, rows in curves.items():
+    if rows:
+        print(name)
+        display(table([[int(r[k]) if k in ("iteration", "alive") else r[k] for k in COLUMNS] for r in rows],
+                      COLUMNS, "{:.3g}"))
+if any(curves.values()):
+    plot_curves({name: rows for name, rows in curves.items() if rows})
+    plt.show()
+
+# %% [markdown]
 # ## 7. A full run on a GPU
 #
 # The code is the same on a CPU and a GPU. Only the data and the preset change. Get the full sketch-rnn files
@@ -346,7 +374,8 @@ TMP.cleanup()  # the live runs of this notebook
 # from iapix.latent import kl_weight                              # the warm-up w_t
 # from iapix.train import Trainer, plot_log                       # a run folder: checkpoints and logs
 # from iapix.checkpoint import read_checkpoint, load_checkpoint, save_checkpoint, export_checkpoint
+# from iapix.curve import read_curve, plot_curves                 # the learning curve of snapshots
 # ```
 #
-# Command line: `iapix train`, `iapix plot-log`, `iapix export`, and `torchrun -m iapix.train` for several GPUs.
+# Command line: `iapix train`, `iapix plot-log`, `iapix curve`, `iapix export`, and `torchrun -m iapix.train` for several GPUs.
 # Next: **06 controllable sampling**, drawing from a chosen Gaussian of the trained mixture.
