@@ -390,13 +390,15 @@ class SketchDataset(Dataset):
 
     ``dataset[i]`` is ``(strokes3 (n, 3), i, label)``; :meth:`collate` turns a list of those into
     ``(strokes5 [B, max_len + 1, 5], lengths [B], images [B, 1, 48, 48], labels [B])``. With
-    ``augment=True`` the strokes are stretched and thinned, and the images are re-rendered from the
-    original sketches with a random centred shrink in ``shrink`` (one batched render per batch).
+    ``augment=True`` the strokes are stretched and thinned, and the images are re-rendered with a
+    random centred shrink in ``shrink`` (one batched render per batch): from the original sketches
+    (the reference: its images were rendered once, before training), or with ``augment_image`` from
+    the augmented strokes, so that each image shows exactly the sketch the decoder must draw.
     """
 
     def __init__(self, strokes: Sequence[np.ndarray], labels: Sequence[int], images: np.ndarray, max_len: int,
                  augment: bool = False, scale_amount: float = 0.1, drop_prob: float = 0.1,
-                 shrink: tuple[float, float] = (0.98, 1.0), seed: int = 0):
+                 shrink: tuple[float, float] = (0.98, 1.0), seed: int = 0, augment_image: bool = False):
         if not (len(strokes) == len(labels) == len(images)):
             raise ValueError(f"{len(strokes)} sketches, {len(labels)} labels, {len(images)} images: must match")
         self.strokes = list(strokes)
@@ -405,6 +407,7 @@ class SketchDataset(Dataset):
         self.max_len = max_len
         self.augment = augment
         self.scale_amount, self.drop_prob, self.shrink = scale_amount, drop_prob, shrink
+        self.augment_image = augment_image
         self.seed, self._worker = seed, None
         self.rng = np.random.default_rng(seed)
 
@@ -426,10 +429,10 @@ class SketchDataset(Dataset):
         (start token, points, and one end token even after the longest sketch: every ``p_end`` is a target)."""
         strokes, index, labels = zip(*items)
         s5, lengths = to_stroke5(strokes, max(map(len, strokes)) + 1 if pad_to_longest else self.max_len)
-        if self.augment and self.shrink != (1.0, 1.0):
+        if self.augment and (self.shrink != (1.0, 1.0) or self.augment_image):
             from iapix.raster import render
             ratios = self.rng.uniform(*self.shrink, size=len(index))
-            images = render([self.strokes[i] for i in index], shrink=ratios)
+            images = render(strokes if self.augment_image else [self.strokes[i] for i in index], shrink=ratios)
         else:
             images = self.images[list(index)]
         return (torch.from_numpy(s5), torch.from_numpy(lengths),
@@ -467,7 +470,7 @@ class Prepared:
 
     def dataset(self, split: str, augment: bool = False, seed: int = 0, **settings) -> SketchDataset:
         """One split as a :class:`SketchDataset`; ``settings``: its augmentation settings (``scale_amount``,
-        ``drop_prob``, ``shrink``), used when ``augment``."""
+        ``drop_prob``, ``shrink``, ``augment_image``), used when ``augment``."""
         return SketchDataset(self.strokes[split], self.labels[split], self.images[split], self.max_len,
                              augment=augment, seed=seed, **settings)
 

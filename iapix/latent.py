@@ -74,9 +74,9 @@ RPCL_PENALTY = 1e-4  # de-learning rate of the rival
 ALIVE = 1e-3  # a Gaussian is alive while alpha_k > ALIVE (the training log, evaluation and widgets all use this)
 
 
-def kl_weight(step: int | float) -> float:
-    """Warm-up weight of the latent losses, ``w_t = 1 - 0.999 * 0.9999**t`` (SPEC §4)."""
-    return 1.0 - 0.999 * 0.9999 ** float(step)
+def kl_weight(step: int | float, rate: float = 0.9999) -> float:
+    """Warm-up weight of the latent losses, ``w_t = 1 - 0.999 * rate**t`` (SPEC §4: rate 0.9999)."""
+    return 1.0 - 0.999 * rate ** float(step)
 
 
 def _f32(*xs: Tensor) -> tuple[Tensor, ...]:

@@ -58,6 +58,7 @@ class Config:
     augment_scale: float = 0.1  # stretch x and y independently by a factor in [1 - this, 1 + this] (train only)
     augment_drop: float = 0.1  # drop an interior stroke point with this probability (train only)
     image_shrink: tuple[float, float] = (0.98, 1.0)  # shrink each training image towards its centre by a ratio in this range
+    augment_image: bool = False  # render each training image from its augmented strokes (the decoder's target), not the original
     # networks
     z_dim: int = 128  # size of the latent code z
     cell: str = "hyper"  # decoder cell: "hyper" | "layernorm" | "lstm"
@@ -80,6 +81,7 @@ class Config:
     lr_decay: float = 0.9999  # lr = (lr - min_lr) * lr_decay^(step / 3) + min_lr
     beta1: float = 0.5  # Adam's beta1
     grad_clip: float = 1.0  # clip every gradient element into [-this, this]
+    kl_rate: float = 0.9999  # warm-up of the latent losses: w_t = 1 - 0.999 * kl_rate^step (SPEC §4: 0.9999)
     image_epochs: int = 3  # ia/vae: L1 image loss only in these first epochs
     rpcl_image_weight: float = 0.5  # rpcl: weight of the MSE image loss (on for the whole run)
     epoch_steps: int = 1000  # an epoch (validation, rollback, image warm-up) is max(one pass, this many steps); 0 = one pass
@@ -103,6 +105,8 @@ class Config:
     def validate(self) -> "Config":
         if self.gmm_warmup not in ("em", "byy"):
             raise ValueError(f"gmm_warmup: expected 'em' or 'byy', got {self.gmm_warmup!r}")
+        if not 0.0 < self.kl_rate < 1.0:
+            raise ValueError(f"kl_rate: expected a rate in (0, 1), got {self.kl_rate}")
         if self.epoch_steps < 0:
             raise ValueError(f"epoch_steps: expected 0 or a positive number of steps, got {self.epoch_steps}")
         if self.objective not in OBJECTIVES:
@@ -192,7 +196,7 @@ class IAPix(nn.Module):
         lat = self.latent.losses(mu, s2, z)
         rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
         recon = rec["offset"] + rec["pen"]
-        w = kl_weight(step)
+        w = kl_weight(step, self.cfg.kl_rate)
         if cfg.objective == "rpcl":
             image = cfg.rpcl_image_weight * image_loss_mse(self.image_decoder(z), images)
             total = w * (lat["weight"] + lat["gauss"]) + recon + image

@@ -285,7 +285,7 @@ class Trainer:
         self.data = data if data is not None else prepare(cfg.categories, data_dir, max_len=cfg.max_len, limit=limit)
         self.train_set = self.data.dataset("train", augment=True, seed=cfg.seed + 1000 * self.rank,
                                            scale_amount=cfg.augment_scale, drop_prob=cfg.augment_drop,
-                                           shrink=cfg.image_shrink)
+                                           shrink=cfg.image_shrink, augment_image=cfg.augment_image)
         if len(self.train_set) < cfg.batch_size * self.world:
             raise ValueError(f"{len(self.train_set)} training sketches: fewer than one batch of {cfg.batch_size} per "
                              "process; lower --batch-size (or raise --limit)")

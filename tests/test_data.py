@@ -301,6 +301,21 @@ def test_dataset_batches(prepared):
     assert not torch.equal(aimg, pimg) and (aimg - pimg).abs().mean() < 0.2, "shrunk, not different sketches"
 
 
+def test_augment_image_renders_the_sketch_the_decoder_must_draw(prepared):
+    """By default (the reference) a training image shows the original sketch while the target strokes are
+    stretched and thinned; with ``augment_image`` it shows exactly the augmented strokes."""
+    from iapix.raster import render
+
+    for augment_image in (False, True):
+        ds = prepared.dataset("train", augment=True, seed=5, shrink=(1.0, 1.0), augment_image=augment_image)
+        items = [ds[i] for i in range(12)]
+        _, _, images, _ = ds.collate(items)
+        shown = render([it[0] for it in items]) if augment_image else prepared.images["train"][:12]
+        np.testing.assert_allclose(images[:, 0].numpy(), shown, atol=1e-6)
+        other = prepared.images["train"][:12] if augment_image else render([it[0] for it in items])
+        assert np.abs(images[:, 0].numpy() - other).mean() > 1e-3, "augmented and original sketches differ"
+
+
 def test_dataloader_workers_augment_differently(prepared):
     ds = prepared.dataset("train", augment=True, seed=3)
     # the same sketch twice, one copy per worker: without per-worker streams both draws are equal

@@ -60,6 +60,24 @@ def test_total_is_assembled_as_specified(batch, objective):
         assert all(torch.isfinite(v) for v in out.values())
 
 
+def test_kl_rate_sets_the_warm_up_of_the_latent_terms(batch):
+    """``kl_rate`` replaces SPEC §4's 0.9999 in w_t; the default is SPEC's, a rate outside (0, 1) is refused."""
+    s5, lengths, images, _ = batch
+    for rate in (0.9999, 0.999):
+        torch.manual_seed(0)
+        model = IAPix(preset("tiny", kl_rate=rate))
+        with torch.no_grad():
+            out = model(s5, lengths, images, step=2000, epoch=5)
+        assert float(out["kl_weight"]) == pytest.approx(1 - 0.999 * rate**2000, rel=1e-6)
+        expect = 0.5 * float(out["kl_weight"]) * float(out["weight"] + out["gauss"]) + float(out["recon"])
+        assert float(out["total"]) == pytest.approx(expect, rel=1e-5)
+    assert kl_weight(2000, 0.999) == pytest.approx(0.8649, abs=1e-4) and kl_weight(2000) == pytest.approx(0.1821, abs=1e-4)
+    assert preset("small").kl_rate == 0.9999
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="kl_rate"):
+            preset("tiny", kl_rate=bad)
+
+
 def test_gmm_updates_in_training_only(batch):
     torch.manual_seed(0)
     model = IAPix(preset("tiny"))
