@@ -41,13 +41,9 @@ def losses(model, ds, index: np.ndarray, labels: np.ndarray, rng: np.random.Gene
             perm[where] = rng.permutation(where)
         with torch.no_grad():
             mu, _ = model.encoder(images)
-            for z, which in ((mu, "own"), (mu[torch.from_numpy(perm)], "other")):
-                rec = model.decoder.loss(s5, lengths, z, pen_mask_all=False)
-                value = float(rec["offset"] + rec["pen"]) * len(b)
-                if which == "own":
-                    own += value
-                else:
-                    other += value
+            recon = lambda z: float(sum(model.decoder.loss(s5, lengths, z, pen_mask_all=False).values())) * len(b)
+            own += recon(mu)
+            other += recon(mu[torch.from_numpy(perm)])
     return own / len(index), other / len(index)
 
 

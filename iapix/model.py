@@ -196,7 +196,7 @@ class IAPix(nn.Module):
         lat = self.latent.losses(mu, s2, z)
         rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
         recon = rec["offset"] + rec["pen"]
-        w = kl_weight(step, self.cfg.kl_rate)
+        w = kl_weight(step, cfg.kl_rate)
         if cfg.objective == "rpcl":
             image = cfg.rpcl_image_weight * image_loss_mse(self.image_decoder(z), images)
             total = w * (lat["weight"] + lat["gauss"]) + recon + image
