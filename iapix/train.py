@@ -5,7 +5,10 @@
 
 * data: :func:`iapix.data.prepare` (clean, normalise by the training scale factor, render 48x48);
   training batches are augmented (stretch, point dropping, image shrink); the last partial batch of
-  each pass over the data is dropped (§7 "rollback"). Epoch ``e`` visits the sketches in the order of
+  each pass over the data is dropped (§7 "rollback"). Each training image is rendered from the
+  augmented strokes the decoder must draw (``Config.augment_image``, ours: the reference renders the
+  original sketch, the same picture every epoch, and on 3 600 sketches the code path then learns
+  each training sketch's identity by step 2 000); ``--no-augment-image`` is the reference. Epoch ``e`` visits the sketches in the order of
   permutations drawn from a generator seeded by ``(seed, e)``, so a resumed run sees exactly the
   batches it would have seen.
 * an **epoch** is ``max(one pass over the training set, Config.epoch_steps)`` optimiser steps
@@ -690,7 +693,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--amp", default=None, choices=["bf16"])
     parser.add_argument("--compile", action="store_true", help="torch.compile the decoder's recurrent step")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt, with its "
+                        "config.json (flags given must agree with it; --max-epochs/--max-steps/--patience may extend it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run in an --out that holds one (its files are moved to RUN/old-<time>/)")
     parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split (quick runs)")
@@ -703,12 +707,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
+    """The preset ``--config`` with the flags given. On ``--resume`` the run's own ``config.json`` takes the
+    preset's place, so a resume needs no flags (a changed default cannot break it) and a flag given that
+    contradicts the run is refused by the :class:`Trainer`."""
     over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     for k in ("categories", "image_shrink"):
         if k in over:
             over[k] = tuple(over[k])
     if over.get("s2_clamp") == "none":
         over["s2_clamp"] = None
+    saved = Path(getattr(args, "out", None) or ".") / "config.json"
+    if getattr(args, "resume", False) and saved.is_file():
+        try:
+            run_cfg = Config.from_dict(json.loads(saved.read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise ValueError(f"{saved}: not a readable run config ({e}); resume needs the run's config.json") from None
+        return dataclasses.replace(run_cfg, **over).validate()
     return preset(args.config, **over)
 
 

@@ -196,7 +196,8 @@ def test_flags_override_the_preset():
 def test_old_checkpoint_configs_keep_their_behaviour():
     """Configs stored before a field existed get the value that reproduces what those runs did."""
     old = {k: v for k, v in preset("small").to_dict().items()
-           if k not in ("gmm_warmup", "epoch_steps", "group_by_length")}
+           if k not in ("gmm_warmup", "epoch_steps", "group_by_length", "augment_image")}
     cfg = Config.from_dict(old)
-    assert (cfg.gmm_warmup, cfg.epoch_steps, cfg.group_by_length) == ("byy", 0, False)
+    assert (cfg.gmm_warmup, cfg.epoch_steps, cfg.group_by_length, cfg.augment_image) == ("byy", 0, False, False)
+    assert preset("small").augment_image  # new runs render the training image from the augmented strokes
     assert Config.from_dict(preset("small").to_dict()) == preset("small")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -193,13 +194,17 @@ def test_resume_with_other_config_or_data_is_refused(tmp_path):
     cmd[cmd.index("--limit") + 1] = "20"
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "written for other data" in r.stderr
-    # a run written before a Config field existed resumes only with the value it ran with (LEGACY_DEFAULTS)
+    # a run written before a Config field existed resumes with the value it ran with (LEGACY_DEFAULTS), read from its
+    # config.json, without flags; a flag that contradicts it is refused
     state = read_checkpoint(tmp_path / "last.pt")
     del state["config"]["group_by_length"], state["sha256"]
     save_checkpoint(state, tmp_path / "last.pt")
-    r = subprocess.run(_train_cmd(tmp_path, "--resume"), env=env, capture_output=True, text=True)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["group_by_length"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    r = subprocess.run(_train_cmd(tmp_path, "--resume", "--group-by-length"), env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "group_by_length: False in the run, True now" in r.stderr, r.stderr
-    r = subprocess.run(_train_cmd(tmp_path, "--resume", "--no-group-by-length"), env=env, capture_output=True, text=True)
+    r = subprocess.run(_train_cmd(tmp_path, "--resume"), env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 
