@@ -84,7 +84,9 @@ def test_interpolation_strip_runs_between_the_means(trained):
     alone = decode(ck, model.latent.means[3:4], greedy=True)[0]
     for drawn, expected in zip(lines_of(fig.axes[0]), strokes_to_lines(alone)):
         np.testing.assert_allclose(drawn, expected, atol=1e-2)
-    assert fig.get_suptitle().startswith("mean of Gaussian 3 (α = 1) → mean of 0 (α = 1e-10, dead)")
+    a = [float(x) for x in model.latent.alpha]
+    dead = ["" if x > ALIVE else ", dead" for x in a]
+    assert fig.get_suptitle().startswith(f"mean of Gaussian 3 (α = {a[3]:.3g}{dead[3]}) → mean of 0 (α = {a[0]:.3g}{dead[0]})")
     assert len(Wd.interpolation_strip(ck, 0, 3, steps=3).axes) == 3
     with pytest.raises(ValueError, match="steps: expected an integer >= 2"):
         Wd.interpolation_strip(ck, 0, 3, steps=1)
