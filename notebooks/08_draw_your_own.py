@@ -96,10 +96,11 @@ for name, model in models.items():
 print("classifier on the 48x48 input:", data.categories[int(predict(classifier, results["ia"]["image"][None, None])[0])])
 
 # %% [markdown]
-# Read the IA line honestly: its mixture has **collapsed to one live Gaussian** ($\alpha = 10^{-10}$ for three of
-# them, notebook 06), so every code lands in the same component, and the posterior shows the clip floor
-# $1/(100K) = 0.0025$ (0.0025 / 1.0075 after renormalising) for the dead ones. The posterior tells us nothing about this drawing there. The RPCL mixture
-# kept two heavy Gaussians and two light ones, so its posterior does vary from drawing to drawing.
+# Read the two lines together. Each mixture puts the drawing in one of its Gaussians (the label), and the name in
+# brackets says how that Gaussian's test codes split between the categories. The Gaussians only *lean* towards a
+# category (NMI well below 1, notebooks 06 and 07), so that share is often far from 100 %: the label says where the
+# drawing sits among the test sketches more than what it is. The classifier on the 48x48 image is the better guess of the category; the
+# nearest test sketches (next figure) show what the code keeps.
 #
 # ## 2. Variations from the winning Gaussian, and completion
 #
@@ -109,8 +110,8 @@ print("classifier on the 48x48 input:", data.categories[int(predict(classifier, 
 # Gaussian, and completions of the whole drawing.
 
 # %%
-fig, info = drawing_panel(cks["rpcl"], data, [np.array(s) for s in strokes], n=4, seed=0,
-                          codes=codes["rpcl"], classifier=classifier)
+fig, info = drawing_panel(cks["ia"], data, [np.array(s) for s in strokes], n=4, seed=0,
+                          codes=codes["ia"], classifier=classifier)
 print(suptitle(fig))
 print("nearest test sketches:", [f"{data.categories[data.labels['test'][j]]} #{j}" for j in info["nearest"]])
 # variations are sampled: their lengths depend on the CPU's float kernels (the figure shows them), their number does not
@@ -147,20 +148,23 @@ for row, name in zip(rows, ("ia", "rpcl")):
 fig
 
 # %% [markdown]
-# What the picture shows is the state of these small checkpoints (12 epochs on 3 600 sketches): the continuations
-# often do not stop by themselves (the IA model's run to $N_\max$ almost always; its generations from $\mu$ do the
-# same) and they add loops and scribbles rather than the missing legs and tail. `benchmarks/completion.py` measures
-# it over the whole test split (450 cats and pigs, first half of the strokes, one completion each, $\tau = 0.24$,
-# seed 0). One run on one CPU thread gave:
+# What the picture shows is the state of these small checkpoints (a few thousand steps on 3 600 sketches): the
+# continuations add something where the half lacks it, a head, a face, a leg, but roughly, and not always attached
+# to what is there. Not every continuation stops by itself: like the generations from $\mu$ (notebook 07 counts how
+# many end), some run on to $N_\max$, often in a dense scribble. `benchmarks/completion.py` measures completion over
+# the whole test split (450 cats and pigs, first half of the strokes, one completion each, $\tau = 0.24$, seed 0).
+# One run on one CPU thread (2026-11-29, with a training running on the other core) gave:
 #
 # | checkpoint | classifier accuracy: halves alone | completions | full originals | completions reaching $N_\max$ |
 # |---|---:|---:|---:|---:|
-# | IA   | 0.849 | 0.796 | 0.900 | 94 % |
-# | RPCL | 0.849 | 0.827 | 0.900 | 62 % |
+# | IA   | 0.849 | 0.827 | 0.900 | 32 % |
+# | RPCL | 0.849 | 0.813 | 0.900 | 13 % |
 #
-# So completion does *not* keep the category better than the half alone: the added scribbles cost the classifier a
-# few points. Encoding a drawing (simplification, image, encoder, posterior, nearest test codes) took a median 7 ms,
-# eight batched completions about 90 ms: fast enough to update on every stroke.
+# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier two
+# to four points. The same script times the pad's work: encoding a drawing (simplification, image, encoder,
+# posterior, nearest test codes) took a median of about 20 ms, eight batched completions 100 ms (RPCL) to 330 ms
+# (IA, whose continuations run to $N_\max$ more often, and a batch runs until its last one ends): fast enough to
+# update on every stroke.
 #
 # ## 3. The live pad
 #
@@ -173,7 +177,7 @@ fig
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (a live widget: its view id changes on every run)
-explorer = DrawExplorer(cks["rpcl"], data, classifier=classifier, n=4)
+explorer = DrawExplorer(cks["ia"], data, classifier=classifier, n=4)
 explorer.widget
 
 # %% [markdown]
