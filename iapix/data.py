@@ -393,7 +393,8 @@ class SketchDataset(Dataset):
     ``augment=True`` the strokes are stretched and thinned, and the images are re-rendered with a
     random centred shrink in ``shrink`` (one batched render per batch): from the original sketches
     (the reference: its images were rendered once, before training), or with ``augment_image`` from
-    the augmented strokes, so that each image shows exactly the sketch the decoder must draw.
+    the augmented strokes, so that each image shows exactly the sketch the decoder must draw. False
+    here (the reference); the :class:`~iapix.train.Trainer` passes ``Config.augment_image``, True by default.
     """
 
     def __init__(self, strokes: Sequence[np.ndarray], labels: Sequence[int], images: np.ndarray, max_len: int,

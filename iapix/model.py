@@ -59,7 +59,8 @@ class Config:
     augment_drop: float = 0.1  # drop an interior stroke point with this probability (train only)
     image_shrink: tuple[float, float] = (0.98, 1.0)  # shrink each training image towards its centre by a ratio in this range
     # (the reference renders the image from the original sketch; with 3 600 training sketches that let the code path
-    # overfit by step 2 000, and rendering it from the augmented strokes halved the gap: README "Shipped models")
+    # overfit after ~2 000 steps; rendering it from the augmented strokes halved the train/valid gap: README "How
+    # these were found")
     augment_image: bool = True  # render each training image from its augmented strokes (the decoder's target), not the original
     # networks
     z_dim: int = 128  # size of the latent code z

@@ -8,9 +8,9 @@
   each pass over the data is dropped (§7 "rollback"). Each training image is rendered from the
   augmented strokes the decoder must draw (``Config.augment_image``, ours: the reference renders the
   original sketch, the same picture every epoch, and on 3 600 sketches the code path then learns
-  each training sketch's identity by step 2 000); ``--no-augment-image`` is the reference. Epoch ``e`` visits the sketches in the order of
-  permutations drawn from a generator seeded by ``(seed, e)``, so a resumed run sees exactly the
-  batches it would have seen.
+  each training sketch's identity after ~2 000 steps); ``--no-augment-image`` is the reference.
+  Epoch ``e`` visits the sketches in the order of permutations drawn from a generator seeded by
+  ``(seed, e)``, so a resumed run sees exactly the batches it would have seen.
 * an **epoch** is ``max(one pass over the training set, Config.epoch_steps)`` optimiser steps
   (SPEC §7 "validation interval", ours): at paper scale (70 000 sketches per category, batch 128) one
   pass over two categories is ~1 100 steps (five: ~2 700) and this is the reference's epoch; with the
@@ -40,8 +40,9 @@
   optimiser, GMM buffers, config, scale factor, N_max, categories, counters, RNG states, the position
   inside the epoch, and a checksum (:mod:`iapix.checkpoint`: written to a temporary file and
   renamed, so a kill never leaves a half-written checkpoint; damage is found when the file is read).
-  ``last.pt`` is also written every ``save_every`` steps; ``--resume`` continues from it (a larger
-  ``--max-epochs``/``--max-steps`` extends a finished run; any other setting must match; ``best.pt``
+  ``last.pt`` is also written every ``save_every`` steps; ``--resume`` continues from it with the
+  settings stored in it (:func:`config_from_args`: no model or schedule flags needed; a larger
+  ``--max-epochs``/``--max-steps`` extends a finished run; any other flag given must match; ``best.pt``
   is verified too), and the logs are cut back to that point so the curves continue.
 * the run folder: a new run refuses an ``--out`` that holds a run (``--resume`` continues it;
   ``--overwrite`` starts over after moving the old files to ``RUN/old-<time>/``, nothing is deleted),
@@ -100,6 +101,7 @@ LOG_FIELDS = ["iteration", "step", "epoch", "lr", "total", "recon", "offset", "p
 BUCKET_BATCHES = 8  # group_by_length: batches per chunk sorted by length (larger: less padding, less random batches)
 VALID_FIELDS = ["iteration", "step", "epoch", "valid_recon", "valid_offset", "valid_pen", "best", "improved",
                 "bad_in_row", "seconds"]
+BUDGET = ("max_epochs", "max_steps", "patience")  # the Config fields a resume may change: they extend a run
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "valid.csv", "config.json", "snapshots")  # a folder with any holds a run
 
 
@@ -375,16 +377,15 @@ class Trainer:
         ckpt = read_checkpoint(path)
         if (self.out / "best.pt").is_file():  # a rollback needs it: find damage now, not at the first bad epoch
             read_checkpoint(self.out / "best.pt")
-        budget = {"max_epochs", "max_steps", "patience"}  # may change: resume can extend a run
         then_cfg = Config.from_dict(ckpt["config"])  # fields a run predates get what that run did (LEGACY_DEFAULTS)
         then, now = then_cfg.to_dict(), self.cfg.to_dict()
-        diff = {k: (then[k], now[k]) for k in now if k not in budget and then[k] != now[k]}
+        diff = {k: (then[k], now[k]) for k in now if k not in BUDGET and then[k] != now[k]}
         if "s2_clamp" in diff and then_cfg.encoder_s2_clamp == self.cfg.encoder_s2_clamp:
             del diff["s2_clamp"]  # "auto" and the clamp it stands for are one setting
         if diff:
             shown = "; ".join(f"{k}: {a!r} in the run, {b!r} now" for k, (a, b) in sorted(diff.items()))
             raise ValueError(f"{path}: written with a different config ({shown}); resume with the run's settings "
-                             "(the flags of those fields) or start a new --out")
+                             "(leave those flags out: `iapix train --resume` reads them from the run) or start a new --out")
         now = {"scale": self.data.scale, "max_len": self.data.max_len, "n_train": len(self.train_set)}
         then = {k: ckpt.get(k) for k in now}
         if any(then[k] is None or not math.isclose(then[k], now[k], rel_tol=1e-6) for k in now):
@@ -686,8 +687,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="small", choices=sorted(PRESETS),
-                        help="named preset; every other Config field below overrides it")
+    parser.add_argument("--config", default=None, choices=sorted(PRESETS),
+                        help="named preset (default: small); every other Config field below overrides it")
     parser.add_argument("--data", default="data")
     parser.add_argument("--out", default="runs/run")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -707,23 +708,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The preset ``--config`` with the flags given. On ``--resume`` the run's own ``config.json`` takes the
-    preset's place, so a resume needs no flags (a changed default cannot break it) and a flag given that
-    contradicts the run is refused by the :class:`Trainer`."""
+    """The preset ``--config`` (default ``small``) with the flags given. On ``--resume`` the run's own settings
+    (the config in ``RUN/last.pt``, extended budgets included) take the preset's place, so a resume needs no model
+    or schedule flags, and a flag given that contradicts the run, ``--config`` included, is refused by the
+    :class:`Trainer` (``--max-epochs``, ``--max-steps`` and ``--patience`` may change: they extend a run)."""
     over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     for k in ("categories", "image_shrink"):
         if k in over:
             over[k] = tuple(over[k])
     if over.get("s2_clamp") == "none":
         over["s2_clamp"] = None
-    saved = Path(getattr(args, "out", None) or ".") / "config.json"
-    if getattr(args, "resume", False) and saved.is_file():
-        try:
-            run_cfg = Config.from_dict(json.loads(saved.read_text()))
-        except (OSError, ValueError, TypeError) as e:
-            raise ValueError(f"{saved}: not a readable run config ({e}); resume needs the run's config.json") from None
-        return dataclasses.replace(run_cfg, **over).validate()
-    return preset(args.config, **over)
+    last = Path(getattr(args, "out", None) or ".") / "last.pt"
+    if getattr(args, "resume", False) and last.is_file():
+        if args.config is not None:  # a preset named on resume must agree with the run, field by field
+            over = {**{k: v for k, v in PRESETS[args.config].items() if k not in BUDGET}, **over}
+        return dataclasses.replace(Config.from_dict(read_checkpoint(last)["config"]), **over).validate()
+    return preset(args.config or "small", **over)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -732,7 +732,8 @@ def run(args: argparse.Namespace) -> int:
                       resume=args.resume, save_every=args.save_every, limit=args.limit,
                       snapshot_every=args.snapshot_every, overwrite=args.overwrite)
     if trainer.rank == 0:
-        print(f"training {cfg.objective} ({args.config}) on {', '.join(cfg.categories)}: "
+        how = "the run's settings" if args.resume else (args.config or "small")
+        print(f"training {cfg.objective} ({how}) on {', '.join(cfg.categories)}: "
               f"{len(trainer.train_set)} sketches, N_max {trainer.data.max_len}, {trainer.device}, "
               f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters -> {args.out}")
     summary = trainer.fit()

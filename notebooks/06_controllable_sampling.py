@@ -113,8 +113,8 @@ for name, m in models.items():
 # * **IA** keeps all four Gaussians, with unequal weights. Some lean clearly towards one category (the
 #   cat / pig columns), others hold both, so the NMI printed above is well below 1: the mixture has *begun* to follow
 #   the categories, it does not yet separate them.
-# * **RPCL**: read its columns the same way. Its rival penalisation keeps Gaussians alive too; whether they split
-#   cats from pigs is what its NMI above says, and it can be compared with IA's directly.
+# * **RPCL**: read its columns the same way. Its EM updates, with their tiny rival penalty, keep its Gaussians alive
+#   too; whether they split cats from pigs is what its NMI above says, and it can be compared with IA's directly.
 #
 # The IA line is worth a second look, because an earlier IA model of this course, trained with BYY harmony from
 # the very first step as the reference code does, kept **one** Gaussian out of four. Section 2 shows why that

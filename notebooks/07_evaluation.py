@@ -358,8 +358,8 @@ for name in models:
 # batch 128; 70 000 training sketches per category with `iapix download`; tens of epochs on a GPU, notebook 05
 # section 7):
 #
-# * far more data per step, so the decoder learns to finish a drawing and stop before it starts to memorise the
-#   training sketches (notebook 05), and Rec could approach the classifier's bound (retrain the classifier on the full
+# * far more distinct sketches (70 000 per category against 1 800 here), so the decoder learns to finish a drawing and
+#   stop before it starts to memorise them (notebook 05), and Rec could approach the classifier's bound (retrain the classifier on the full
 #   data too);
 # * the warm-up weight $w_t$ of the latent losses reaches 0.5 only after about 6 900 steps and 0.9 after about
 #   23 000; the cell above prints how little it weighed at the shipped steps. At full scale the mixture would shape

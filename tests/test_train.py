@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
-import json
 import os
 import signal
 import socket
@@ -19,9 +19,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from iapix.data import prepare
-from iapix.model import IAPix, learning_rate, preset
+from iapix.model import Config, IAPix, learning_rate, preset
 from iapix.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
-from iapix.train import Trainer, all_reduce_stats, plot_log
+from iapix.train import Trainer, add_arguments, all_reduce_stats, config_from_args, plot_log
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -195,17 +195,31 @@ def test_resume_with_other_config_or_data_is_refused(tmp_path):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "written for other data" in r.stderr
     # a run written before a Config field existed resumes with the value it ran with (LEGACY_DEFAULTS), read from its
-    # config.json, without flags; a flag that contradicts it is refused
+    # last.pt, without flags; a flag that contradicts it is refused
     state = read_checkpoint(tmp_path / "last.pt")
     del state["config"]["group_by_length"], state["sha256"]
     save_checkpoint(state, tmp_path / "last.pt")
-    saved = json.loads((tmp_path / "config.json").read_text())
-    del saved["group_by_length"]
-    (tmp_path / "config.json").write_text(json.dumps(saved))
     r = subprocess.run(_train_cmd(tmp_path, "--resume", "--group-by-length"), env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "group_by_length: False in the run, True now" in r.stderr, r.stderr
     r = subprocess.run(_train_cmd(tmp_path, "--resume"), env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_resume_reads_the_runs_settings_and_extended_budget(tmp_path):
+    """``--resume`` takes the run's settings from its last.pt (an extended budget included), not the preset's;
+    a preset named on resume that disagrees with the run is refused."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    subprocess.run(_train_cmd(tmp_path, "--max-steps", "2"), check=True, env=env, capture_output=True)
+    subprocess.run(_train_cmd(tmp_path, "--resume", "--max-steps", "3"), check=True, env=env, capture_output=True)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cfg = config_from_args(parser.parse_args(["--out", str(tmp_path), "--resume"]))
+    assert cfg == Config.from_dict(read_checkpoint(tmp_path / "last.pt")["config"])
+    assert (cfg.max_steps, cfg.hidden_size) == (3, preset("tiny").hidden_size)  # not small's, not the first budget
+    assert config_from_args(parser.parse_args(["--out", str(tmp_path)])) == preset("small")  # a new run: the preset
+    r = subprocess.run(_train_cmd(tmp_path, "--resume", "--config", "small"), env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "different config" in r.stderr and "hidden_size: 32 in the run, 256 now" in r.stderr, \
+        r.stderr
 
 
 # ---------------------------------------------------------------- two processes (gloo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,9 @@ def test_interpolation_strip_runs_between_the_means(trained):
     a = [float(x) for x in model.latent.alpha]
     dead = ["" if x > ALIVE else ", dead" for x in a]
     assert fig.get_suptitle().startswith(f"mean of Gaussian 3 (α = {a[3]:.3g}{dead[3]}) → mean of 0 (α = {a[0]:.3g}{dead[0]})")
+    pruned = copy.deepcopy(model)  # a Gaussian BYY switched off is named as such
+    pruned.latent.alpha[0] = 1e-10
+    assert (Wd.alpha_text(pruned, 0), Wd.alpha_text(pruned, 3)) == ("α = 1e-10, dead", f"α = {a[3]:.3g}")
     assert len(Wd.interpolation_strip(ck, 0, 3, steps=3).axes) == 3
     with pytest.raises(ValueError, match="steps: expected an integer >= 2"):
         Wd.interpolation_strip(ck, 0, 3, steps=1)
