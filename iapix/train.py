@@ -694,8 +694,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--amp", default=None, choices=["bf16"])
     parser.add_argument("--compile", action="store_true", help="torch.compile the decoder's recurrent step")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt, with its "
-                        "config.json (flags given must agree with it; --max-epochs/--max-steps/--patience may extend it)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt, with the "
+                        "settings stored in it (flags given must agree; --max-epochs/--max-steps/--patience may extend it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run in an --out that holds one (its files are moved to RUN/old-<time>/)")
     parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split (quick runs)")
