@@ -85,12 +85,12 @@ def test_interpolation_strip_runs_between_the_means(trained):
     alone = decode(ck, model.latent.means[3:4], greedy=True)[0]
     for drawn, expected in zip(lines_of(fig.axes[0]), strokes_to_lines(alone)):
         np.testing.assert_allclose(drawn, expected, atol=1e-2)
-    a = [float(x) for x in model.latent.alpha]
-    dead = ["" if x > ALIVE else ", dead" for x in a]
-    assert fig.get_suptitle().startswith(f"mean of Gaussian 3 (α = {a[3]:.3g}{dead[3]}) → mean of 0 (α = {a[0]:.3g}{dead[0]})")
+    assert fig.get_suptitle().startswith(
+        f"mean of Gaussian 3 ({Wd.alpha_text(model, 3)}) → mean of 0 ({Wd.alpha_text(model, 0)})")
     pruned = copy.deepcopy(model)  # a Gaussian BYY switched off is named as such
     pruned.latent.alpha[0] = 1e-10
-    assert (Wd.alpha_text(pruned, 0), Wd.alpha_text(pruned, 3)) == ("α = 1e-10, dead", f"α = {a[3]:.3g}")
+    a3 = float(model.latent.alpha[3])
+    assert (Wd.alpha_text(pruned, 0), Wd.alpha_text(pruned, 3)) == ("α = 1e-10, dead", f"α = {a3:.3g}")
     assert len(Wd.interpolation_strip(ck, 0, 3, steps=3).axes) == 3
     with pytest.raises(ValueError, match="steps: expected an integer >= 2"):
         Wd.interpolation_strip(ck, 0, 3, steps=1)
