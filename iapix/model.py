@@ -91,6 +91,7 @@ class Config:
     group_by_length: bool = True  # training batches of similar lengths, each padded to its own longest sketch (SPEC §7)
     max_epochs: int = 100  # stop after this many epochs (rolled-back ones included)
     patience: int = 5  # stop after this many epochs in a row without improvement
+    rollback: bool = True  # a non-improving epoch goes back to best.pt (SPEC §7, the reference); --no-rollback trains on from it, as sketch-rnn does
     max_steps: int | None = None  # stop after this many optimiser iterations (None: no limit)
     seed: int = 0  # seeds the weights, the GMM, the batch order and the noise
 

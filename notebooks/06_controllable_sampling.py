@@ -155,6 +155,9 @@ print(f"IA: {em.sum()} iterations with EM weights (image warm-up), {(~em).sum()}
 if not (~em).any():
     print("-> the shipped IA checkpoint was saved before the image warm-up ended: its mixture was fitted by EM "
           "alone; BYY harmony learning has not acted on it yet")
+else:
+    print(f"-> the shipped IA checkpoint ran {(~em).sum()} BYY harmony updates after its warm-up, and kept "
+          f"{logs['ia'][-1]['alive']} Gaussians through them")
 
 # %% [markdown]
 # BYY harmony learning selects the number of Gaussians by itself (notebook 03). A Gaussian that the codes do not
@@ -248,7 +251,7 @@ for name, c in cks.items():
 # %% [markdown]
 # So, for both models: the Gaussians do not separate cats from pigs well (NMI far from 1), the samples of a
 # Gaussian mix both categories in the classifier's eyes (control, the worst heavy Gaussian's share, well below 1),
-# a large share of the generations do not end by themselves, and Rec sits between chance and the bound while Ret@1
+# not every generation ends by itself, and Rec sits between chance and the bound while Ret@1
 # stays a few hundredths at most: a reconstruction keeps the category more often than the particular sketch.
 #
 # ## 3. One Gaussian at a time

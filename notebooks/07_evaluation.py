@@ -343,16 +343,17 @@ for name in models:
 # * **Ret** is above chance (mean rank below $(N-1)/2$, Ret@50 above $50/N$), but a generated sketch rarely brings
 #   its own source back as the nearest code (Ret@1 in the table of section 5). It keeps the kind of sketch much more
 #   than the particular one.
-# * **Ending.** A large share of the generations never reach $p_\text{end}$ and are cut at $N_\max$ (section 2,
-#   the "ended" column): the decoder has not fully learned when a drawing is finished.
+# * **Ending.** Some of the generations never reach $p_\text{end}$ and are cut at $N_\max$ (section 2, the "ended"
+#   column), most of them in a dense scribble: the decoder has not fully learned when a drawing is finished.
 # * **Latent structure.** Both mixtures keep all their Gaussians alive (notebook 06, section 2, for why IA's no
 #   longer collapses). But the component labels say little about the category (NMI far from 1), the Gaussians'
 #   samples mix the categories (control well below 1), while the codes themselves do hold the category (the 5-NN
 #   probe, and the partly one-coloured regions of the t-SNE maps). The mixtures have not caught up with the encoder.
 # * **IA against RPCL.** One training run each, and a few hundred test sketches: where the two ± bars of the first
-#   panel overlap, the difference is of the order of the sampling noise. Whichever is ahead here, this does not test
-#   the paper's claim: a model saved before its image warm-up ended has not run a single BYY harmony step yet (its
-#   mixture was fitted with EM weights; notebook 06, section 2, prints which case the shipped one is).
+#   panel overlap, the difference is of the order of the sampling noise. Read IA's side with its history: a model
+#   saved before its image warm-up ended has not run a single BYY harmony step (its mixture was fitted with EM
+#   weights); the shipped one ran 1 000 after it (notebook 06, section 2, prints the count). So this is the paper's
+#   comparison at a small budget and one seed, with BYY's share of it short.
 #
 # **What would change at full scale** (the `paper` preset: code 128, HyperLSTM 2 048 with a 256-unit hyper cell,
 # batch 128; 70 000 training sketches per category with `iapix download`; tens of epochs on a GPU, notebook 05

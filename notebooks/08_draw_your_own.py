@@ -153,17 +153,17 @@ fig
 # to what is there. Not every continuation stops by itself: like the generations from $\mu$ (notebook 07 counts how
 # many end), some run on to $N_\max$, often in a dense scribble. `benchmarks/completion.py` measures completion over
 # the whole test split (450 cats and pigs, first half of the strokes, one completion each, $\tau = 0.24$, seed 0).
-# One run on one CPU thread (2026-11-29, with a training running on the other core) gave:
+# One run on one CPU thread (2026-11-29, with two trainings running on the machine's two cores) gave:
 #
 # | checkpoint | classifier accuracy: halves alone | completions | full originals | completions reaching $N_\max$ |
 # |---|---:|---:|---:|---:|
-# | IA   | 0.849 | 0.827 | 0.900 | 32 % |
-# | RPCL | 0.849 | 0.813 | 0.900 | 13 % |
+# | IA   | 0.849 | 0.836 | 0.900 | 3 % |
+# | RPCL | 0.849 | 0.827 | 0.900 | 7 % |
 #
-# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier two
-# to four points. The same script times the pad's work: encoding a drawing (simplification, image, encoder,
-# posterior, nearest test codes) took a median of about 20 ms, eight batched completions 100 ms (RPCL) to 330 ms
-# (IA, whose continuations run to $N_\max$ more often, and a batch runs until its last one ends): fast enough to
+# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier one
+# to two points. The same script times the pad's work: encoding a drawing (simplification, image, encoder,
+# posterior, nearest test codes) took a median of about 20 ms, eight batched completions 130–160 ms (a batch runs
+# until its last continuation ends): fast enough to
 # update on every stroke.
 #
 # ## 3. The live pad

@@ -93,6 +93,23 @@ def test_rollback_restores_best(tmp_path, small_data, monkeypatch):
     assert [int(r["improved"]) for r in valid] == [1, 0, 0]
 
 
+def test_no_rollback_keeps_best_and_trains_on(tmp_path, small_data, monkeypatch):
+    """``rollback=False``: a worse epoch leaves best.pt as it was and the next epoch starts from the worse one."""
+    cfg = preset("tiny", batch_size=8, max_epochs=3, patience=5, rollback=False)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    values = iter([5.0, 9.0, 8.0])
+    monkeypatch.setattr(tr, "validate", lambda: {"recon": next(values), "offset": 0.0, "pen": 0.0})
+    tr.fit()
+    best = read_checkpoint(tmp_path / "best.pt")
+    per_epoch = len(small_data.strokes["train"]) // 8
+    assert best["step"] == per_epoch and best["best"] == 5.0
+    assert tr.step == tr.iteration == 3 * per_epoch and tr.epoch == 3 and tr.bad_in_row == 2
+    assert any(not torch.equal(tr.model.state_dict()[k], v) for k, v in best["model"].items())
+    valid = _rows(tmp_path / "valid.csv")
+    assert [int(r["improved"]) for r in valid] == [1, 0, 0] and [r["step"] for r in valid] == \
+        [str(per_epoch * e) for e in (1, 2, 3)]
+
+
 def test_patience_stops(tmp_path, small_data, monkeypatch):
     cfg = preset("tiny", batch_size=8, max_epochs=50, patience=2)
     tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
@@ -220,6 +237,9 @@ def test_resume_reads_the_runs_settings_and_extended_budget(tmp_path):
     r = subprocess.run(_train_cmd(tmp_path, "--resume", "--config", "small"), env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "different config" in r.stderr and "hidden_size: 32 in the run, 256 now" in r.stderr, \
         r.stderr
+    subprocess.run(_train_cmd(tmp_path, "--resume", "--max-steps", "4", "--no-rollback"), check=True, env=env,
+                   capture_output=True)  # how a run ends may change on resume
+    assert read_checkpoint(tmp_path / "last.pt")["config"]["rollback"] is False
 
 
 # ---------------------------------------------------------------- two processes (gloo)
