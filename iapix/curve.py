@@ -4,7 +4,9 @@
 ``iapix curve RUN [RUN ...]`` measures each snapshot once and appends a row to ``RUN/curve.csv``:
 
 * ``rec``: Rec on the test sketches (one generation per test sketch, from its ``mu``, tau 0.24),
-  labelled by the shared classifier (:func:`iapix.evaluate.rec`);
+  labelled by the shared classifier (:func:`iapix.evaluate.rec`); ``--split valid`` measures the
+  validation sketches instead, into ``RUN/curve-valid.csv``: the curve to choose a snapshot by, so that
+  the test numbers stay unseen by the choice;
 * ``ret1``: Ret@1 of those generations (:func:`iapix.evaluate.ret`);
 * ``mean_length`` and ``ended``: mean generated length, share stopped by ``p_end`` before N_max;
 * ``alive`` and ``nmi``: Gaussians with ``alpha > 1e-3``, NMI(component label, category) on the test codes;
@@ -43,21 +45,31 @@ def snapshots(run: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def read_curve(run: Path) -> list[dict]:
-    path = run / "curve.csv"
+def read_curve(run: Path, split: str = "test") -> list[dict]:
+    path = curve_path(run, split)
     if not path.is_file():
         return []
     with open(path, newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+SPLITS = ("test", "valid")
+
+
+def curve_path(run: Path, split: str = "test") -> Path:
+    """``RUN/curve.csv`` for the test sketches, ``RUN/curve-valid.csv`` for the validation ones."""
+    if split not in SPLITS:
+        raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    return Path(run) / ("curve.csv" if split == "test" else f"curve-{split}.csv")
+
+
 def measure(path: Path, classifier: torch.nn.Module, data: Prepared, temperature: float = DEFAULT_TEMPERATURE,
-            seed: int = 0) -> dict:
+            seed: int = 0, split: str = "test") -> dict:
     """One row of the curve for one snapshot (see the module docstring); ``data`` prepared for its run."""
     ck = load_checkpoint(path)
     model, cats = ck.model, ck.categories
-    labels = data.labels["test"]
-    mu, s2 = encode(model, data.images["test"])
+    labels = data.labels[split]
+    mu, s2 = encode(model, data.images[split])
     generated = decode(ck, mu, temperature, seed=seed)  # as iapix evaluate does
     images = render(generated, allow_empty=True)
     overlap = overlap_measures(model, mu, s2, labels, cats)
@@ -70,29 +82,31 @@ def measure(path: Path, classifier: torch.nn.Module, data: Prepared, temperature
 
 
 def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | Path = "data",
-                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None) -> list[dict]:
-    """Measure the snapshots of ``run`` not yet in ``RUN/curve.csv``, append them; returns all rows."""
+                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None,
+                 split: str = "test") -> list[dict]:
+    """Measure the snapshots of ``run`` not yet in its curve (:func:`curve_path`), append them; returns all rows."""
     from tqdm.auto import tqdm
 
     run = Path(run)
     if not run.is_dir():
         raise FileNotFoundError(f"{run}: no such run folder")
-    done = {int(r["iteration"]) for r in read_curve(run)}
+    path = curve_path(run, split)
+    done = {int(r["iteration"]) for r in read_curve(run, split)}
     todo = [(i, p) for i, p in snapshots(run) if i not in done]
     if todo:
         ck = load_checkpoint(todo[0][1])
         data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit)
         classifier, _ = load_or_train_classifier(classifier_path, data, seed=seed)
-        new = not (run / "curve.csv").is_file()
-        with open(run / "curve.csv", "a", newline="") as f:
+        new = not path.is_file()
+        with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, FIELDS)
             if new:
                 writer.writeheader()
-            for _, p in tqdm(todo, desc=f"curve {run.name}", unit="snapshot"):
-                row = measure(p, classifier, data, temperature, seed)
+            for _, p in tqdm(todo, desc=f"curve {run.name} ({split})", unit="snapshot"):
+                row = measure(p, classifier, data, temperature, seed, split)
                 writer.writerow({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()})
                 f.flush()
-    return read_curve(run)
+    return read_curve(run, split)
 
 
 def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
@@ -128,6 +142,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split per category (quick)")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="the sketches to measure on: test (RUN/curve.csv) "
+                        "or valid (RUN/curve-valid.csv, to choose a snapshot without looking at the test numbers)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,14 +152,15 @@ def run(args: argparse.Namespace) -> int:
     from iapix.cli import output_file
 
     matplotlib.use("Agg")
-    out = output_file(args.out or Path(args.runs[0]) / "curve.png", "curve.png")  # a bad --out fails at once
+    name = "curve.png" if args.split == "test" else f"curve-{args.split}.png"
+    out = output_file(args.out or Path(args.runs[0]) / name, name)  # a bad --out fails at once
     curves = {}
     for r in args.runs:
-        rows = update_curve(r, args.classifier, args.data, args.temperature, args.seed, args.limit)
+        rows = update_curve(r, args.classifier, args.data, args.temperature, args.seed, args.limit, args.split)
         curves[Path(r).name] = rows
         if rows:
             last = rows[-1]
-            print(f"{r}: {len(rows)} points; at iteration {int(last['iteration'])}: Rec {last['rec']:.3f}, "
+            print(f"{r} ({args.split}): {len(rows)} points; at iteration {int(last['iteration'])}: Rec {last['rec']:.3f}, "
                   f"Ret@1 {last['ret1']:.3f}, length {last['mean_length']:.0f}, ended {last['ended']:.2f}, "
                   f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, control {last['control']:.2f}")
         else:

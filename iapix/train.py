@@ -46,8 +46,9 @@
   renamed, so a kill never leaves a half-written checkpoint; damage is found when the file is read).
   ``last.pt`` is also written every ``save_every`` steps; ``--resume`` continues from it with the
   settings stored in it (:func:`config_from_args`: no model or schedule flags needed; a larger
-  ``--max-epochs``/``--max-steps`` extends a finished run; any other flag given must match; ``best.pt``
-  is verified too), and the logs are cut back to that point so the curves continue.
+  ``--max-epochs``/``--max-steps``/``--patience`` extends a finished run and ``--[no-]rollback`` may
+  change, ``config.json`` then follows; any other flag given must match; ``best.pt`` is verified
+  too), and the logs are cut back to that point so the curves continue.
 * the run folder: a new run refuses an ``--out`` that holds a run (``--resume`` continues it;
   ``--overwrite`` starts over after moving the old files to ``RUN/old-<time>/``, nothing is deleted),
   and while a trainer sets the folder up or fits, it holds ``RUN/.lock`` (:class:`RunLock`), so a
@@ -396,6 +397,10 @@ class Trainer:
             raise ValueError(f"{path}: written for other data ({then}); the data now gives {now}. "
                              "Resume with the same --data and --limit")
         self._load_training_state(ckpt, counters=True)
+        if self.rank == 0 and then_cfg != self.cfg:  # a changed budget or rollback rule: config.json says the new one
+            tmp = self.out / "config.json.tmp"
+            tmp.write_text(json.dumps(self.cfg.to_dict(), indent=2))
+            os.replace(tmp, self.out / "config.json")
         cfg = self.cfg
         self.done = (self.epochs_run >= cfg.max_epochs or self.bad_in_row >= cfg.patience
                      or (cfg.max_steps is not None and self.iteration >= cfg.max_steps))

@@ -162,7 +162,7 @@ fig
 #
 # So completion does *not* keep the category better than the half alone: the added strokes cost the classifier one
 # to two points. The same script times the pad's work: encoding a drawing (simplification, image, encoder,
-# posterior, nearest test codes) took a median of about 20 ms, eight batched completions 130–160 ms (a batch runs
+# posterior, nearest test codes) took a median of 19–26 ms, eight batched completions 130–160 ms (a batch runs
 # until its last continuation ends): fast enough to
 # update on every stroke.
 #

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import signal
 import socket
@@ -240,6 +241,9 @@ def test_resume_reads_the_runs_settings_and_extended_budget(tmp_path):
     subprocess.run(_train_cmd(tmp_path, "--resume", "--max-steps", "4", "--no-rollback"), check=True, env=env,
                    capture_output=True)  # how a run ends may change on resume
     assert read_checkpoint(tmp_path / "last.pt")["config"]["rollback"] is False
+    assert json.loads((tmp_path / "config.json").read_text())["rollback"] is False  # the folder says the same
+    old = {k: v for k, v in read_checkpoint(tmp_path / "last.pt")["config"].items() if k != "rollback"}
+    assert Config.from_dict(old).rollback is True  # runs written before the switch rolled back
 
 
 # ---------------------------------------------------------------- two processes (gloo)

@@ -1,0 +1,66 @@
+"""``iapix curve``: one row per snapshot, on the test or the validation sketches, never measured twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from iapix.curve import FIELDS, curve_path, measure, read_curve, snapshots, update_curve
+from iapix.evaluate import load_or_train_classifier
+from iapix.data import prepare
+from iapix.model import preset
+from iapix.train import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+CLASSIFIER = ROOT / "checkpoints" / "classifier-catpig.pt"  # the shipped one: only read
+LIMIT = 8
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny run with a snapshot every 2 iterations, and the shipped classifier for its categories."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("run")
+    data = prepare(["cat", "pig"], DATA, limit=LIMIT)
+    Trainer(preset("tiny", batch_size=4, max_steps=4), out_dir=out, data=data, progress=False, save_every=0,
+            snapshot_every=2).fit()
+    return out, CLASSIFIER
+
+
+def test_each_split_has_its_own_curve_and_rows_are_not_measured_twice(run):
+    out, clf = run
+    assert [i for i, _ in snapshots(out)] == [2, 4]
+    test = update_curve(out, clf, DATA, limit=LIMIT, split="test")
+    valid = update_curve(out, clf, DATA, limit=LIMIT, split="valid")
+    assert curve_path(out).name == "curve.csv" and curve_path(out, "valid").name == "curve-valid.csv"
+    for rows in (test, valid):
+        assert [int(r["iteration"]) for r in rows] == [2, 4] and list(rows[0]) == FIELDS
+        for r in rows:
+            assert 0 <= r["rec"] <= 1 and 0 <= r["ret1"] <= 1 and 0 <= r["ended"] <= 1 and r["alive"] >= 1
+    # Ret@1 ranks a generation among the split's own codes: 2 * LIMIT of them, so it moves in steps of 1/16
+    assert all((r["ret1"] * 2 * LIMIT) == pytest.approx(round(r["ret1"] * 2 * LIMIT)) for r in test + valid)
+    before = curve_path(out, "valid").read_text()
+    assert update_curve(out, clf, DATA, limit=LIMIT, split="valid") == read_curve(out, "valid")
+    assert curve_path(out, "valid").read_text() == before  # measured snapshots are kept, not measured again
+
+
+def test_valid_rows_measure_the_validation_sketches(run):
+    """The same snapshot measured on ``split="valid"`` equals a test-split measurement whose test sketches are
+    the validation ones: the split chooses the images, labels and codes, and nothing else changes."""
+    out, clf = run
+    data = prepare(["cat", "pig"], DATA, limit=LIMIT)
+    swapped = prepare(["cat", "pig"], DATA, limit=LIMIT)
+    for part in (swapped.images, swapped.labels, swapped.strokes):
+        part["test"] = part["valid"]
+    classifier, _ = load_or_train_classifier(clf, data, progress=False)
+    snap = snapshots(out)[-1][1]
+    assert measure(snap, classifier, data, split="valid") == measure(snap, classifier, swapped, split="test")
+    assert not (data.images["valid"] == data.images["test"]).all()
+
+
+def test_an_unknown_split_is_refused(run):
+    with pytest.raises(ValueError, match="split: expected one of"):
+        update_curve(run[0], run[1], DATA, limit=LIMIT, split="train")
