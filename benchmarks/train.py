@@ -55,6 +55,7 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
     cfg = preset(config, **({"batch_size": batch_size} if batch_size else {}))
     torch.manual_seed(0)
     model = IAPix(cfg).to(device).train()
+    model.encoder.bf16 = model.image_decoder.bf16 = amp == "bf16-cnn"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ds = data.dataset("train", augment=True)
     n = warmup + steps
@@ -94,11 +95,13 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
     return rows
 
 
-def breakdown(config: str, data, repeats: int = 3) -> list[tuple[str, float]]:
-    """Forward + backward time of each part of the model on one real batch (grouped, median length)."""
+def breakdown(config: str, data, repeats: int = 3, amp: str = "none") -> list[tuple[str, float]]:
+    """Forward + backward time of each part of the model on one real batch (grouped, median length);
+    ``amp`` ``bf16-cnn`` times the CNNs on their bfloat16 path (``bf16``, whole-model autocast, is not timed here)."""
     cfg = preset(config)
     torch.manual_seed(0)
     model = IAPix(cfg).train()
+    model.encoder.bf16 = model.image_decoder.bf16 = amp == "bf16-cnn"
     ds = data.dataset("train", augment=True)
     batch = make_batches(ds, cfg.batch_size, 3, grouped=True)[1]  # the median-length batch of a pass
     s5, lengths, images, _ = ds.collate([ds[i] for i in batch], pad_to_longest=True)
@@ -136,7 +139,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", nargs="+", default=["small"])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16"])
+    ap.add_argument("--amp", nargs="+", default=["none"], choices=["none", "bf16", "bf16-cnn"],
+                    help="bf16: the whole model under autocast; bf16-cnn: the CNNs only (iapix train --amp)")
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None)
@@ -147,11 +151,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = prepare(["cat", "pig"], "data")
     if args.breakdown:
+        amps = [a for a in args.amp if a != "bf16"]
         for config in args.configs:
-            print(f"| {config}: part (forward + backward, batch of one pass's median length) | seconds |")
-            print("|---|---|")
-            for name, seconds in breakdown(config, data):
-                print(f"| {name} | {seconds:.3f} |")
+            print(f"| {config}: part (forward + backward, batch of one pass's median length) | "
+                  + " | ".join(f"seconds, amp {a}" for a in amps) + " |")
+            print("|---|" + "---|" * len(amps))
+            columns = [breakdown(config, data, amp=a) for a in amps]
+            for i, (name, _) in enumerate(columns[0]):
+                print(f"| {name} | " + " | ".join(f"{col[i][1]:.3f}" for col in columns) + " |")
         return
     rows = [r for c in args.configs for a in args.amp for r in bench(c, args.device, a, args.steps, args.warmup,
                                                                       args.batch_size, data)]
@@ -159,16 +166,20 @@ def main() -> None:
           f"{torch.backends.cpu.get_cpu_capability()}" + (f", {torch.cuda.get_device_name()}"
                                                           if args.device.startswith("cuda") else ""))
     print(f"N_max {data.max_len}; T = mean decoder steps per batch; mean of {args.steps} steps each")
-    print("| config | device | amp | phase | batches | batch | T | step (s) | batch prep (s) | sketches/s | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    base = {}
+    print("ratio: to the reference batches with the same --amp; vs fp32 reference: to the reference batches without "
+          "autocast (the step before any of this), when --amp none is in the run")
+    print("| config | device | amp | phase | batches | batch | T | step (s) | batch prep (s) | sketches/s | ratio "
+          "| vs fp32 reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    base = {(r["config"], r["device"], r["amp"], r["phase"]): r["sketches_per_s"] for r in rows if r["way"] == "reference"}
     for r in rows:
         key = (r["config"], r["device"], r["amp"], r["phase"])
-        if r["way"] == "reference":
-            base[key] = r["sketches_per_s"]
         ratio = r["sketches_per_s"] / base[key]
+        fp32 = base.get((r["config"], r["device"], "none", r["phase"]))
+        vs_fp32 = f"{r['sketches_per_s'] / fp32:.2f}x" if fp32 else "-"
         print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['phase']} | {r['way']} | {r['batch']} | {r['T']:.0f} | "
-              f"{r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} | {ratio:.2f}x |")
+              f"{r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} | {ratio:.2f}x | "
+              f"{vs_fp32} |")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@
 #
 # We use the two checkpoints shipped with the repository: the `small` model (code of 32 numbers, HyperLSTM of 256
 # units) trained on the embedded cats and pigs (3 600 training sketches) with the IA objective and with the RPCL
-# baseline, same data, seed and settings (notebook 05; the next cell prints the step each was saved at, a few
-# thousand). That is a small budget next to the paper's (a decoder of 2 048 units, 70 000 sketches per category, a
-# GPU for days). It is enough for heads with ears, eyes and whiskers, mostly cat-like, but not for every sketch to
-# end cleanly: some generations never reach $p_\text{end}$ and finish in a dense scribble at $N_\max$. Read this
+# baseline, same data, seed and settings (notebook 05; the next cell prints the step each was saved at, about
+# ten thousand). That is a small budget next to the paper's (a decoder of 2 048 units, 70 000 sketches per category, a
+# GPU for days). It is enough for cat heads with ears, eyes and whiskers and for pigs, some with a snout, but not
+# for every sketch to end cleanly: about one generation in twenty never reaches $p_\text{end}$ and finishes in a
+# dense scribble at $N_\max$. Read this
 # notebook for *how* controlled generation works and how far the mixtures follow the categories, not for polished
 # pictures.
 

@@ -303,7 +303,7 @@ plt.show()
 # %% [markdown]
 # ## 7. What the numbers say, at this budget
 #
-# The shipped models are the `small` configuration (code 32, HyperLSTM 256) after a few thousand steps on 3 600
+# The shipped models are the `small` configuration (code 32, HyperLSTM 256) after about ten thousand steps on 3 600
 # training sketches (section 1 printed the step of each). The numbers above should be read against their baselines,
 # not against the paper:
 
@@ -343,8 +343,8 @@ for name in models:
 # * **Ret** is above chance (mean rank below $(N-1)/2$, Ret@50 above $50/N$), but a generated sketch rarely brings
 #   its own source back as the nearest code (Ret@1 in the table of section 5). It keeps the kind of sketch much more
 #   than the particular one.
-# * **Ending.** Some of the generations never reach $p_\text{end}$ and are cut at $N_\max$ (section 2, the "ended"
-#   column), most of them in a dense scribble: the decoder has not fully learned when a drawing is finished.
+# * **Ending.** A few of the generations never reach $p_\text{end}$ and are cut at $N_\max$ (section 2, the "ended"
+#   column), most of them in a dense scribble: the decoder has nearly, not fully, learned when a drawing is finished.
 # * **Latent structure.** Both mixtures keep all their Gaussians alive (notebook 06, section 2, for why IA's no
 #   longer collapses). But the component labels say little about the category (NMI far from 1), the Gaussians'
 #   samples mix the categories (control well below 1), while the codes themselves do hold the category (the 5-NN
@@ -352,7 +352,7 @@ for name in models:
 # * **IA against RPCL.** One training run each, and a few hundred test sketches: where the two ± bars of the first
 #   panel overlap, the difference is of the order of the sampling noise. Read IA's side with its history: a model
 #   saved before its image warm-up ended has not run a single BYY harmony step (its mixture was fitted with EM
-#   weights); the shipped one ran 1 000 after it (notebook 06, section 2, prints the count). So this is the paper's
+#   weights); the shipped one ran 7 000 after it (notebook 06, section 2, prints the count). So this is the paper's
 #   comparison at a small budget and one seed, with BYY's share of it short.
 #
 # **What would change at full scale** (the `paper` preset: code 128, HyperLSTM 2 048 with a 256-unit hyper cell,
@@ -363,7 +363,7 @@ for name in models:
 #   stop before it starts to memorise them (notebook 05), and Rec could approach the classifier's bound (retrain the classifier on the full
 #   data too);
 # * the warm-up weight $w_t$ of the latent losses reaches 0.5 only after about 6 900 steps and 0.9 after about
-#   23 000; the cell above prints how little it weighed at the shipped steps. At full scale the mixture would shape
+#   23 000; the cell above prints what it weighed at the shipped steps (about 0.6). At full scale the mixture would shape
 #   the encoder for far longer, with BYY harmony learning selecting Gaussians on codes that already have structure;
 # * the comparison would then be meaningful, and would need several seeds and the full 2 500 test sketches per
 #   category.

@@ -148,22 +148,22 @@ for row, name in zip(rows, ("ia", "rpcl")):
 fig
 
 # %% [markdown]
-# What the picture shows is the state of these small checkpoints (a few thousand steps on 3 600 sketches): the
+# What the picture shows is the state of these small checkpoints (about ten thousand steps on 3 600 sketches): the
 # continuations add something where the half lacks it, a head, a face, a leg, but roughly, and not always attached
 # to what is there. Not every continuation stops by itself: like the generations from $\mu$ (notebook 07 counts how
 # many end), some run on to $N_\max$, often in a dense scribble. `benchmarks/completion.py` measures completion over
 # the whole test split (450 cats and pigs, first half of the strokes, one completion each, $\tau = 0.24$, seed 0).
-# One run on one CPU thread (2026-11-29, with two trainings running on the machine's two cores) gave:
+# One run on one CPU thread (2026-12-03, an AVX-512 CPU) gave:
 #
 # | checkpoint | classifier accuracy: halves alone | completions | full originals | completions reaching $N_\max$ |
 # |---|---:|---:|---:|---:|
-# | IA   | 0.849 | 0.836 | 0.900 | 3 % |
-# | RPCL | 0.849 | 0.827 | 0.900 | 7 % |
+# | IA   | 0.849 | 0.824 | 0.900 | 1 % |
+# | RPCL | 0.849 | 0.833 | 0.900 | 2 % |
 #
-# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier one
-# to two points. The same script times the pad's work: encoding a drawing (simplification, image, encoder,
-# posterior, nearest test codes) took a median of 19–26 ms, eight batched completions 130–160 ms (a batch runs
-# until its last continuation ends): fast enough to
+# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier about
+# two points (1.6–2.5). The same script times the pad's work: encoding a drawing (simplification, image, encoder,
+# posterior, nearest test codes) took a median of 6 ms, eight batched completions 21–27 ms (a batch runs
+# until its last continuation ends; on a slower AVX2 machine with other work running, 19–26 ms and 130–160 ms): fast enough to
 # update on every stroke.
 #
 # ## 3. The live pad

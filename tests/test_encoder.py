@@ -183,3 +183,30 @@ def test_real_pigs_encode_and_autoencode(pig_images):
     assert float(image_loss_l1(rec, imgs)) < baseline
     dist = (rec[:, None] - imgs[None]).abs().flatten(2).sum(2)  # [rec, image]
     assert dist.argmin(1).tolist() == [0, 1, 2, 3]
+
+
+def test_bf16_switch_runs_the_convolutions_in_bfloat16_and_returns_float32(pig_images):
+    torch.manual_seed(0)
+    enc, dec = Encoder(16), ImageDecoder(16)
+    seen: list[torch.dtype] = []
+    for conv in (enc.features[0].branches[0][0], dec.deconv[0]):
+        conv.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    mu32, s2_32 = enc(pig_images)
+    img32 = dec(mu32)
+    assert seen == [torch.float32, torch.float32]
+    enc.bf16 = dec.bf16 = True
+    seen.clear()
+    mu, s2 = enc(pig_images)
+    img = dec(mu32)
+    assert seen == [torch.bfloat16, torch.bfloat16], "the fast path runs the convolutions in bfloat16"
+    assert mu.dtype == s2.dtype == img.dtype == torch.float32, "the code end and the image come back in float32"
+    # the same function to bfloat16's ~3 significant digits (instance norms included)
+    assert (mu - mu32).abs().max() < 0.05 * mu32.abs().max()
+    assert (img - img32).abs().max() < 0.05
+    assert ((s2 >= 0.1) & (s2 <= 1e5)).all()
+    # switched off, it leaves an enclosing autocast (--amp bf16, the whole model) on
+    enc.bf16 = False
+    seen.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        enc(pig_images)
+    assert seen == [torch.bfloat16]

@@ -292,3 +292,19 @@ def test_two_processes_share_one_gmm(tmp_path):
     for k in ("alpha", "means", "variances"):
         assert torch.equal(t0[k], t1[k])
     assert int(t0["steps"]) == 3
+
+
+def test_amp_bf16_cnn_trains_the_cnns_in_bfloat16(tmp_path, small_data):
+    cfg = preset("tiny", batch_size=8, max_steps=2)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, device="cpu", amp="bf16-cnn", progress=False, save_every=0)
+    assert tr.model.encoder.bf16 and tr.model.image_decoder.bf16
+    seen: set[torch.dtype] = set()
+    for conv in (tr.model.encoder.features[0].branches[0][0], tr.model.image_decoder.deconv[0]):
+        conv.register_forward_hook(lambda m, i, out: seen.add(out.dtype))
+    assert tr.fit()["iterations"] == 2
+    assert seen == {torch.bfloat16}, "training and validation ran the convolutions in bfloat16"
+    log = _rows(tmp_path / "log.csv")
+    assert all(np.isfinite(float(r[k])) for r in log for k in ("total", "recon", "image"))
+    assert float(log[0]["image"]) > 0, "the image decoder ran (warm-up) through the bf16 path"
+    with pytest.raises(ValueError, match="--amp: expected one of"):
+        Trainer(cfg, out_dir=tmp_path / "b", data=small_data, device="cpu", amp="fp8", progress=False)
