@@ -55,7 +55,7 @@ def bench(config: str, device: str, amp: str, steps: int, warmup: int, batch_siz
     cfg = preset(config, **({"batch_size": batch_size} if batch_size else {}))
     torch.manual_seed(0)
     model = IAPix(cfg).to(device).train()
-    model.encoder.bf16 = model.image_decoder.bf16 = amp == "bf16-cnn"
+    model.cnn_bf16 = amp == "bf16-cnn"
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ds = data.dataset("train", augment=True)
     n = warmup + steps
@@ -101,7 +101,7 @@ def breakdown(config: str, data, repeats: int = 3, amp: str = "none") -> list[tu
     cfg = preset(config)
     torch.manual_seed(0)
     model = IAPix(cfg).train()
-    model.encoder.bf16 = model.image_decoder.bf16 = amp == "bf16-cnn"
+    model.cnn_bf16 = amp == "bf16-cnn"
     ds = data.dataset("train", augment=True)
     batch = make_batches(ds, cfg.batch_size, 3, grouped=True)[1]  # the median-length batch of a pass
     s5, lengths, images, _ = ds.collate([ds[i] for i in batch], pad_to_longest=True)

@@ -40,10 +40,10 @@ Departures from the reference TF code:
   on the image task alone, same seed and batches): L1 image loss over the last 20 of 100 steps 439
   with PyTorch's init, 643 with the reference's; on the validation images 447 vs 627.
 
-Fast path (ours, off by default): ``Encoder.bf16 = True`` (and ``ImageDecoder.bf16``) runs the
-convolutions and instance norms under bfloat16 autocast (``iapix train --amp bf16-cnn``; training and
-validation alike); the linear layers at the code end, softplus, the clamp and everything after stay in
-float32. On a CPU with AMX or AVX-512 BF16 it nearly halves the encoder's forward + backward (0.31 s -> 0.18 s
+Fast path (ours, off by default): ``Encoder.bf16 = True`` (and ``ImageDecoder.bf16``;
+``IAPix.cnn_bf16`` sets both) runs the convolutions and instance norms under bfloat16 autocast
+(``iapix train --amp bf16-cnn``; training and validation alike); the linear layers at the code end,
+softplus, the clamp and everything after stay in float32. On a CPU with AMX or AVX-512 BF16 it nearly halves the encoder's forward + backward (0.31 s -> 0.18 s
 for a batch of 64 on one thread: ``python benchmarks/train.py --threads 1 --breakdown --amp none
 bf16-cnn``); without them oneDNN emulates bfloat16 and it is slower, so it is a switch, not a default.
 ``ImageDecoder`` returns float32 in every mode (its losses are computed in float32 anyway).

@@ -178,6 +178,15 @@ class IAPix(nn.Module):
         self.decoder = SketchDecoder(cfg.z_dim, cfg.cell, cfg.hidden_size, cfg.hyper_size, cfg.embed_size,
                                      cfg.num_mixture, cfg.dropout_keep)
 
+    @property
+    def cnn_bf16(self) -> bool:
+        """The fast path of :mod:`iapix.encoder`: the encoder's and image decoder's convolutions in bfloat16."""
+        return self.encoder.bf16
+
+    @cnn_bf16.setter
+    def cnn_bf16(self, on: bool) -> None:
+        self.encoder.bf16 = self.image_decoder.bf16 = on  # one switch for both CNNs
+
     def encode(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """images [B, 1, 48, 48] -> (mu [B, z], s2 [B, z])."""
         return self.encoder(images)

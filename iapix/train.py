@@ -67,7 +67,7 @@
   the ones undone by rollbacks.
 * ``--amp`` (:data:`AMP`, not stored in the run: it may change on resume): ``bf16`` runs the whole
   forward pass under bfloat16 autocast (a GPU; the losses stay float32); ``bf16-cnn`` only the
-  convolutions of the encoder and image decoder (``Encoder.bf16``, ours), the fast path on a CPU with
+  convolutions of the encoder and image decoder (``IAPix.cnn_bf16``, ours), the fast path on a CPU with
   AMX or AVX-512 BF16, where whole-model autocast slows the HyperLSTM (it leaves its fused kernel).
 """
 
@@ -110,7 +110,7 @@ LOG_FIELDS = ["iteration", "step", "epoch", "lr", "total", "recon", "offset", "p
 BUCKET_BATCHES = 8  # group_by_length: batches per chunk sorted by length (larger: less padding, less random batches)
 VALID_FIELDS = ["iteration", "step", "epoch", "valid_recon", "valid_offset", "valid_pen", "best", "improved",
                 "bad_in_row", "seconds"]
-AMP = (None, "bf16", "bf16-cnn")  # --amp: none; the whole model under bf16 autocast (GPU); the CNNs only (CPU with AMX)
+AMP = ("bf16", "bf16-cnn")  # --amp (default none): the whole model under bf16 autocast (GPU); the CNNs only (CPU with AMX)
 BUDGET = ("max_epochs", "max_steps", "patience", "rollback")  # the Config fields a resume may change: when and how a run ends
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "valid.csv", "config.json", "snapshots")  # a folder with any holds a run
 
@@ -291,8 +291,8 @@ class Trainer:
         self.device = pick_device(device)
         if self.device.type == "cuda" and self.device.index is not None:
             torch.cuda.set_device(self.device)  # NCCL collectives use the current device
-        if amp not in AMP:
-            raise ValueError(f"--amp: expected one of {[a for a in AMP if a]}, got {amp!r}")
+        if amp is not None and amp not in AMP:
+            raise ValueError(f"--amp: expected one of {list(AMP)}, got {amp!r}")
         self.amp = amp
         self.save_every, self.max_bad_steps, self.progress = save_every, max_bad_steps, progress and self.rank == 0
         self.snapshot_every = snapshot_every
@@ -312,7 +312,7 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)  # ... but each rank its own dropout and sampling noise
         if compile:
             self.model.decoder.cell.compile_step()
-        self.model.encoder.bf16 = self.model.image_decoder.bf16 = amp == "bf16-cnn"
+        self.model.cnn_bf16 = amp == "bf16-cnn"
         self.net: torch.nn.Module = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -710,7 +710,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="data")
     parser.add_argument("--out", default="runs/run")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--amp", default=None, choices=[a for a in AMP if a],
+    parser.add_argument("--amp", default=None, choices=AMP,
                         help="bf16: the whole model under bfloat16 autocast (a GPU); bf16-cnn: only the convolutions "
                              "of the encoder and image decoder (a CPU with AMX or AVX-512 BF16: ~2x faster encoder)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the decoder's recurrent step")

@@ -297,7 +297,7 @@ def test_two_processes_share_one_gmm(tmp_path):
 def test_amp_bf16_cnn_trains_the_cnns_in_bfloat16(tmp_path, small_data):
     cfg = preset("tiny", batch_size=8, max_steps=2)
     tr = Trainer(cfg, out_dir=tmp_path, data=small_data, device="cpu", amp="bf16-cnn", progress=False, save_every=0)
-    assert tr.model.encoder.bf16 and tr.model.image_decoder.bf16
+    assert tr.model.cnn_bf16 and tr.model.encoder.bf16 and tr.model.image_decoder.bf16
     seen: set[torch.dtype] = set()
     for conv in (tr.model.encoder.features[0].branches[0][0], tr.model.image_decoder.deconv[0]):
         conv.register_forward_hook(lambda m, i, out: seen.add(out.dtype))
