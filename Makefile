@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create .venv (CPU PyTorch, the package in editable mode) and run the main job
-#   make test   every test, the notebooks under nbval included (quick settings: IAPIX_QUICK=1)
+#   make test   ruff, then every test, the notebooks under nbval included (quick settings: IAPIX_QUICK=1)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -38,7 +38,9 @@ demo: venv
 		--out out/pretrained_ia_gaussians.png
 	@echo "demo run: runs/demo-ia; pictures in out/ (out/pretrained_ia_gaussians.png: one row per Gaussian of the shipped IA model)"
 
+# ruff first (configuration: [tool.ruff] in pyproject.toml), then every test
 test: venv
+	$(VENV)/bin/ruff check iapix tests benchmarks browser_tests notebooks/*.py
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval --nbval-current-env -p no:cacheprovider
 
 # The notebooks are jupytext pairs (notebooks/jupytext.toml): NN_name.py (percent format) beside NN_name.ipynb.
@@ -57,7 +59,7 @@ test-browser: venv
 	$(PY) -m pip install -q -e ".[browser]"
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest browser_tests -p no:cacheprovider -rs
 
-# Rebuild data/ from the raw QuickDraw files in ../shared (deterministic).
+# Rebuild data/ from the raw QuickDraw files (maintainers only: see data/README.md; deterministic).
 data: venv
 	$(PY) -m iapix.cli build-embedded --out data
 
@@ -66,5 +68,7 @@ bench: venv
 	$(PY) benchmarks/decoder.py
 	$(PY) benchmarks/sample.py
 
+# Only what the build makes: the venv, the package's egg-info, ruff's cache, out/ (pictures) and the demo's run.
+# Never runs/ as a whole: it holds the shipped runs' logs (tracked by git) and the user's own runs.
 clean:
-	rm -rf $(VENV) out runs *.egg-info
+	rm -rf $(VENV) out runs/demo-ia *.egg-info .ruff_cache

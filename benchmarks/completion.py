@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
 from iapix.evaluate import accuracy, load_or_train_classifier
 from iapix.plot import strokes_to_lines
 from iapix.raster import render
 from iapix.sample import complete, encode, encode_drawing
-from iapix.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

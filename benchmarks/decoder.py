@@ -1,7 +1,7 @@
 """Training-step speed of the iapix HyperLSTM decoder against ``torch.nn.LSTM`` (run by hand).
 
 One training step = teacher-forced forward of ``SketchDecoder`` (initial state from z, cell,
-MDN head), the reconstruction loss (SPEC §2) and backward. The baseline is the same pipeline with
+MDN head), the reconstruction loss (method §2) and backward. The baseline is the same pipeline with
 ``torch.nn.LSTM`` of the same hidden size (PyTorch's fused kernel) in place of our cell: same
 input ``[stroke-5, z]``, same initial-state layer, same MDN head and loss. Both run in one process
 on the same random batch; the table gives the median time per step and the ratio ours / nn.LSTM.
@@ -15,7 +15,7 @@ Examples::
 
 Sizes: the model's presets (``iapix.model.PRESETS``): ``small`` = hidden 256, hyper 32, embed 8, z 32;
 ``paper`` = hidden 2048, hyper 256, embed 32, z 128. Measured on this project's time-shared 2-core CPU
-machine (torch 2.13 CPU, fp32, ``--threads 1``, batch 128; see the README table): small (150 steps)
+machine (torch 2.13 CPU, fp32, ``--threads 1``, batch 128; see docs/benchmarks.md): small (150 steps)
 1.95x, paper (20 steps) 1.52x. An earlier small size of 512/64/32 gave 1.68x (fused) and 1.97x (plain
 autograd); the hyper cell and embeddings weigh more at a small hidden size. Other jobs on the machine
 move single numbers by tens of percent; the ``cpu ratio`` column (process CPU time) is the steadier one.

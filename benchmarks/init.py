@@ -1,4 +1,4 @@
-"""The measurements behind three SPEC §7 choices: weight initialisation, the ``z -> state`` layer, and
+"""The measurements behind three method §7 choices: weight initialisation, the ``z -> state`` layer, and
 the image decoder's last instance norm.
 
 The reference code initialises every weight ``N(0, 2 / fan-in)`` with fan-in counted as the kernel's
@@ -8,7 +8,7 @@ first dimension (a 3x3 convolution gets std ``sqrt(2/3) = 0.82``), the ``z -> st
 same batches, each variant trained from scratch:
 
 1. ``cnn``: encoder + image decoder on the L1 image loss alone (the IA warm-up's image task),
-   ``--steps`` Adam steps (SPEC §4 settings); prints the mean L1 over the last 20 steps and the L1 of the
+   ``--steps`` Adam steps (method §4 settings); prints the mean L1 over the last 20 steps and the L1 of the
    validation images decoded from ``mu``.
 2. ``state``: the stroke decoder alone, teacher-forced, fed fixed per-sketch codes (each sketch's code
    from a frozen random encoder), on the reconstruction loss; prints the mean reconstruction loss over

@@ -41,10 +41,14 @@ def losses(model, ds, index: np.ndarray, labels: np.ndarray, rng: np.random.Gene
             perm[where] = rng.permutation(where)
         with torch.no_grad():
             mu, _ = model.encoder(images)
-            recon = lambda z: float(sum(model.decoder.loss(s5, lengths, z, pen_mask_all=False).values())) * len(b)
-            own += recon(mu)
-            other += recon(mu[torch.from_numpy(perm)])
+            own += _recon(model, s5, lengths, mu) * len(b)
+            other += _recon(model, s5, lengths, mu[torch.from_numpy(perm)]) * len(b)
     return own / len(index), other / len(index)
+
+
+def _recon(model, s5: torch.Tensor, lengths: torch.Tensor, z: torch.Tensor) -> float:
+    """The batch's mean reconstruction loss from the codes ``z`` (pen loss over the real points only)."""
+    return float(sum(model.decoder.loss(s5, lengths, z, pen_mask_all=False).values()))
 
 
 def main() -> None:

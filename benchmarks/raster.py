@@ -9,7 +9,7 @@ Run by hand from the repository root:
 Both renderers draw the same real sketches (the embedded ``data/pig.npz``: Google's 2 500 sketch-rnn
 test pigs, all three of our splits) in the same run. The reference
 builds one SVG per sketch with svgwrite (48 x 48, margin 1.5, width-1 black path, butt caps, white
-background), converts it with cairosvg.svg2png and decodes it with PIL to grey; as SPEC §7 says, it
+background), converts it with cairosvg.svg2png and decodes it with PIL to grey; as method §7 says, it
 is fed each sketch with a (0, 0, 0) row in front so that it draws the first segment too
 (``iapix.raster.render_cairo``). The reference runs in one Python thread, so ours is timed with
 torch limited to one thread by default.

@@ -117,7 +117,8 @@ def main() -> None:
 
     n1 = min(args.single, args.n)
     t, c = time.perf_counter(), time.process_time()
-    single = single_loop(model, z[:n1], max_len, args.temperature, torch.Generator(device=device).manual_seed(args.seed))
+    single = single_loop(model, z[:n1], max_len, args.temperature,
+                         torch.Generator(device=device).manual_seed(args.seed))
     sync(device)
     t_single, c_single = time.perf_counter() - t, time.process_time() - c
     t_single_all = t_single / n1 * args.n

@@ -10,7 +10,7 @@ Two ways to make the batches, over the same sketches, in the same process:
 * ``reference``: random batches, each padded to N_max (the reference code, and iapix before
   ``Config.group_by_length``);
 * ``grouped``: the Trainer's default, batches grouped by length (:func:`iapix.train.group_by_length`),
-  each padded to its own longest sketch + an end token (SPEC §7 "training batches").
+  each padded to its own longest sketch + an end token (method §7 "training batches").
 
 Both are timed in two phases of an ``ia`` run: ``warm-up`` (the image decoder and its L1 loss on, the
 first ``image_epochs`` epochs) and ``main`` (image loss off); an ``rpcl`` run is always in the warm-up
@@ -171,14 +171,15 @@ def main() -> None:
     print("| config | device | amp | phase | batches | batch | T | step (s) | batch prep (s) | sketches/s | ratio "
           "| vs fp32 reference |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    base = {(r["config"], r["device"], r["amp"], r["phase"]): r["sketches_per_s"] for r in rows if r["way"] == "reference"}
+    base = {(r["config"], r["device"], r["amp"], r["phase"]): r["sketches_per_s"]
+            for r in rows if r["way"] == "reference"}
     for r in rows:
         key = (r["config"], r["device"], r["amp"], r["phase"])
         ratio = r["sketches_per_s"] / base[key]
         fp32 = base.get((r["config"], r["device"], "none", r["phase"]))
         vs_fp32 = f"{r['sketches_per_s'] / fp32:.2f}x" if fp32 else "-"
-        print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['phase']} | {r['way']} | {r['batch']} | {r['T']:.0f} | "
-              f"{r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} | {ratio:.2f}x | "
+        print(f"| {r['config']} | {r['device']} | {r['amp']} | {r['phase']} | {r['way']} | {r['batch']} | "
+              f"{r['T']:.0f} | {r['step_s']:.3f} | {r['prep_s']:.3f} | {r['sketches_per_s']:.1f} | {ratio:.2f}x | "
               f"{vs_fp32} |")
 
 

@@ -4,7 +4,9 @@ A checkpoint is a ``torch.save`` dict written by :class:`iapix.train.Trainer`: `
 dict: weights and GMM buffers), ``config``, ``scale`` (the training set's scale factor), ``max_len``
 (N_max), ``categories``, the counters (``step``, ``epoch``, ``iteration``, ``best``, ...) and, in a
 resumable file (``last.pt``, ``best.pt``), ``optimizer`` and ``rng``. Since this module exists it
-also holds ``sha256``, a checksum of everything else.
+also holds ``sha256``, a checksum of everything else. This module owns that layout (``REQUIRED``,
+``COUNTERS``, ``RESUME_KEYS``, ``SLIM_KEYS``): the trainer builds its dict with :func:`training_state`
+and reads one back with :func:`restore_training_state` and :func:`restore_rng`.
 
 * :func:`save_checkpoint` -- refuses weights with NaN/inf (the previous file is kept), adds the
   checksum, writes ``<name>.tmp``, fsyncs and renames it over ``<name>``: a kill leaves the old file
@@ -12,8 +14,7 @@ also holds ``sha256``, a checksum of everything else.
 * :func:`read_checkpoint` -- the verified dict (resume, rollback). Damage is found here, with an
   error that names the file, says what is wrong and what to do: missing, empty, truncated, a text or
   ``.npz`` file, another kind of PyTorch file, a checksum that does not match (flipped bytes).
-  Files written before the checksum existed (the shipped ``checkpoints/*.pt``) load unverified
-  (:attr:`Checkpoint.verified` is False).
+  Files written before the checksum existed load unverified (:attr:`Checkpoint.verified` is False).
 * :func:`load_checkpoint` -- a :class:`Checkpoint`: the model (eval mode, on the chosen device) with
   everything needed to turn codes into sketches (scale, N_max, categories). Every consumer
   (``iapix.sample``, ``iapix.widgets``, ``iapix.evaluate``) takes this object. Weights of another
@@ -24,7 +25,7 @@ also holds ``sha256``, a checksum of everything else.
 
 Checksum: SHA-256 over the *contents* (every tensor's dtype, shape and bytes, every other value's
 ``repr``, keys sorted), not over the file's bytes, so that it can live inside the file it checks
-(about 1 s per GB). Files are read with ``torch.load(weights_only=True)``: a checkpoint holds tensors
+(its cost: docs/benchmarks.md). Files are read with ``torch.load(weights_only=True)``: a checkpoint holds tensors
 and plain values only, so a file from elsewhere cannot run code when it is loaded.
 """
 
@@ -41,21 +42,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from iapix.cli import WriteError
 from iapix.model import Config, IAPix
 
-REQUIRED = ("model", "config", "scale", "max_len", "categories")
+# The layout of a checkpoint dict (this module owns it: the Trainer builds and reads its files through
+# training_state / restore_training_state / restore_rng)
+REQUIRED = ("model", "config", "scale", "max_len", "categories")  # every checkpoint: a model and how to use it
+DATA_KEYS = ("scale", "max_len", "n_train")  # what the training data was: a resume must see the same
+COUNTERS = ("step", "epoch", "iteration", "batch_in_epoch", "best", "bad_in_row", "skipped", "done")  # the Trainer's
+REWOUND = ("step", "epoch")  # the counters a rollback restores (the schedules rewind; the others go on)
+RESUME_KEYS = ("optimizer", "rng")  # what only a resumable file holds (last.pt, best.pt; not a slim copy)
 SLIM_KEYS = REQUIRED + ("step", "epoch", "iteration", "best")  # what sampling and evaluation need
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names it, says what is wrong and what to do."""
-
-
-class WriteError(OSError):
-    """A checkpoint that could not be written (full disk, no permission): ``errno`` kept, ``str`` the message."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 @dataclasses.dataclass
@@ -156,14 +157,18 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
                               f"{', ...' if len(bad) > 3 else ''}); the file there, if any, is unchanged")
     state = {**{k: v for k, v in state.items() if k != "sha256"}, "sha256": checksum(state)}
     tmp = path.with_name(path.name + ".tmp")
+    guard = None
     try:
         with open(tmp, "wb") as f:
-            torch.save(state, f)
+            guard = _WriteGuard(f)
+            torch.save(state, guard)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, RuntimeError) and guard is not None and guard.error is not None:
+            e = guard.error  # torch turns a failed write into "unexpected pos": the OSError says what happened
         if isinstance(e, OSError):
             full = e.errno in (errno.ENOSPC, errno.EDQUOT)
             raise WriteError(e.errno, f"{path}: cannot write the checkpoint ({e.strerror or e}"
@@ -179,6 +184,61 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     except OSError:
         pass  # not every platform lets a folder be fsynced
     return path
+
+
+class _WriteGuard:
+    """The file object ``torch.save`` writes to, remembering the ``OSError`` of a failed write: torch's zip writer
+    swallows it and fails later with a ``RuntimeError`` ("unexpected pos") that names neither the file nor why."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.f.flush()
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+
+def training_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, config: Config, scale: float,
+                   max_len: int, categories, n_train: int, counters: dict, numpy_rng: dict) -> dict:
+    """The dict a trainer saves (``last.pt``, ``best.pt``): the model and how to use it (:data:`REQUIRED`), the
+    optimiser, the size of the training set, the counters (:data:`COUNTERS`) and the random states (torch's, CUDA's
+    and ``numpy_rng``, the state of the augmentation's numpy generator)."""
+    return {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "config": config.to_dict(),
+        "scale": scale, "max_len": max_len, "categories": list(categories), "n_train": n_train,
+        **{k: counters[k] for k in COUNTERS},
+        "rng": {"torch": torch.get_rng_state(), "numpy": numpy_rng,
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+    }
+
+
+def restore_training_state(state: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                           counters: tuple[str, ...] = REWOUND) -> dict:
+    """Load a trainer's dict (:func:`training_state`) into ``model`` and ``optimizer``; returns the ``counters`` it
+    holds (a rollback: :data:`REWOUND`; a resume: :data:`COUNTERS`)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return {k: state[k] for k in counters}
+
+
+def restore_rng(state: dict, numpy_generator: np.random.Generator) -> None:
+    """Set the random states a trainer's dict holds: torch's, CUDA's (where there is CUDA) and ``numpy_generator``'s."""
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    numpy_generator.bit_generator.state = rng["numpy"]
+    if rng["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def slim_state(state: dict, note: str = "") -> dict:
@@ -255,14 +315,18 @@ def read_checkpoint(path: str | Path, required: tuple[str, ...] = REQUIRED,
     return state
 
 
-def build_model(state: dict, path: str | Path = "checkpoint") -> IAPix:
-    """An :class:`IAPix` with the weights of a checkpoint dict (CPU, eval mode); clear errors for another version."""
+def config_of(state: dict, path: str | Path = "checkpoint") -> Config:
+    """The :class:`Config` of a checkpoint dict; a config of another version is a :class:`CheckpointError` naming
+    ``path``, not a bare list of fields."""
     try:
-        cfg = Config.from_dict(state["config"])
+        return Config.from_dict(state["config"])
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its config does not fit this version of iapix ({e}); load it with the "
-                              "version that wrote it, or retrain") from e
-    model = IAPix(cfg)
+        raise CheckpointError(f"{path}: written by another version of iapix: its config does not fit this version of "
+                              f"iapix ({e}); use it with the version that wrote it, or retrain") from e
+
+
+def check_fits(model: torch.nn.Module, state: dict, path: str | Path = "checkpoint") -> None:
+    """Refuse a checkpoint dict whose weights do not fit ``model`` with one sentence, not torch's list of keys."""
     own, theirs = model.state_dict(), state["model"]
     missing = [k for k in own if k not in theirs]
     unexpected = [k for k in theirs if k not in own]
@@ -272,8 +336,22 @@ def build_model(state: dict, path: str | Path = "checkpoint") -> IAPix:
         example = (missing and f"missing {missing[0]}") or (unexpected and f"unexpected {unexpected[0]}") or shapes[0]
         raise CheckpointError(f"{path}: written by another version of iapix: its weights do not fit this model "
                               f"({len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} of another "
-                              f"shape; e.g. {example}); load it with the version that wrote it, or retrain")
-    model.load_state_dict(theirs)
+                              f"shape; e.g. {example}); use it with the version that wrote it, or retrain")
+
+
+def check_resumable(state: dict, path: str | Path) -> None:
+    """Refuse to resume from a slim copy (:func:`export_checkpoint`, a snapshot): it has no optimiser or RNG state."""
+    if any(k not in state for k in RESUME_KEYS):
+        raise CheckpointError(f"{path}: a slim copy (from iapix export or --snapshot-every): it holds no optimizer or "
+                              "random state, so a run cannot be resumed from it; put back the run's own last.pt (or a "
+                              "copy of its best.pt), or start a new run (another --out, or --overwrite)")
+
+
+def build_model(state: dict, path: str | Path = "checkpoint") -> IAPix:
+    """An :class:`IAPix` with the weights of a checkpoint dict (CPU, eval mode); clear errors for another version."""
+    model = IAPix(config_of(state, path))
+    check_fits(model, state, path)
+    model.load_state_dict(state["model"])
     return model.eval()
 
 

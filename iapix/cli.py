@@ -15,24 +15,29 @@ error ends a command:
 from __future__ import annotations
 
 import argparse
+import dis
 import importlib
 import math
 import sys
-import traceback
+import types
+import warnings
 from pathlib import Path
 from typing import Callable
 
-# sub-command -> ("module" or "module:add_arguments_fn:run_fn", one-line help)
+# sub-command -> (the module that does the work: its add_arguments(parser) and run(args), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("iapix.data", "load, clean and render a dataset; print a summary; write a preview PNG"),
     "build-embedded": ("iapix.embedded", "rebuild the small embedded dataset in data/ from the raw QuickDraw files"),
     "download": ("iapix.download", "fetch the full sketch-rnn .npz files from Google's public bucket"),
     "train": ("iapix.train", "train a model (IA, RPCL or VAE objective); resumable"),
     "export": ("iapix.checkpoint", "slim copy of a checkpoint for sampling (no optimiser)"),
-    "plot-log": ("iapix.train:add_plot_arguments:run_plot", "draw the loss curves of a run to a PNG"),
+    "plot-log": ("iapix.logplot", "draw the loss curves of a run to a PNG"),
     "sample": ("iapix.sample", "generate sketches from a checkpoint: per Gaussian, interpolation, reconstruction"),
-    "evaluate": ("iapix.evaluate", "Rec, Ret@1/10/50, latent overlap and t-SNE of a checkpoint; JSON + Markdown report"),
-    "curve": ("iapix.curve", "learning curve of a run: Rec, Ret@1, length, live Gaussians, NMI per snapshot; CSV + PNG"),
+    "evaluate": ("iapix.evaluate",
+                 "Rec, Ret@1/10/50, latent overlap and t-SNE of a checkpoint; JSON + Markdown report"),
+    "curve": ("iapix.curve",
+              "learning curve of a run: Rec, Ret@1, length, live Gaussians, NMI per snapshot; CSV + PNG"),
+    "fork": ("iapix.fork", "copy a run into a new folder with some training settings changed, to train on from there"),
 }
 
 
@@ -92,19 +97,48 @@ def output_file(path: str | Path, default_name: str) -> Path:
 # errors: one line for the user's mistakes, a traceback for bugs
 
 
+class WriteError(OSError):
+    """A file that could not be written (full disk, no permission): ``errno`` kept, ``str`` the message alone
+    (which names the file), not ``[Errno N] ...``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def is_user_error(e: BaseException) -> bool:
-    """Whether ``e`` is an error of the user's (see the module docstring) rather than a bug."""
+    """Whether ``e`` is an error of the user's (see the module docstring) rather than a bug.
+
+    Where it was raised decides: a deliberate ``raise`` in iapix has a message for the user; an error raised inside
+    another library, or by an operation of iapix's own code (a missing key, a bad index), is a bug. The instruction
+    that raised it is read from the code that ran (the frame's bytecode), not from the source file, which may have
+    been edited since it was imported."""
     if isinstance(e, OSError):
         return True
-    frames = traceback.extract_tb(e.__traceback__)
-    if not frames:
+    tb = e.__traceback__
+    if tb is None:
         return False
-    last = frames[-1]  # where it was raised: a deliberate `raise` in iapix has a message for the user
-    return Path(last.filename).resolve().parent == PACKAGE and (last.line or "").lstrip().startswith("raise")
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return Path(code.co_filename).resolve().parent == PACKAGE and _raised_by_statement(code, tb.tb_lasti)
+
+
+_RAISE_VARARGS = dis.opmap["RAISE_VARARGS"]  # the opcode of every `raise` statement (bare, `X`, `X from Y`)
+
+
+def _raised_by_statement(code: types.CodeType, offset: int) -> bool:
+    """Whether the instruction at byte ``offset`` of ``code`` (a traceback's ``tb_lasti``) is a ``raise``."""
+    return 0 <= offset < len(code.co_code) and code.co_code[offset] == _RAISE_VARARGS
 
 
 def call(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """``run(args)``; a user error becomes one line ``<prog>: error: ...`` on stderr and exit status 2."""
+    """``run(args)``; a user error becomes one line ``<prog>: error: ...`` on stderr and exit status 2, and a
+    warning one line ``<prog>: warning: ...`` (not Python's two, the second a line of iapix's source)."""
+    def one_line(message, category, filename, lineno, line=None) -> str:
+        return f"{prog}: warning: {message}\n"
+
+    shown = warnings.formatwarning
+    warnings.formatwarning = one_line
     try:
         return int(run(args) or 0)
     except KeyboardInterrupt:
@@ -117,6 +151,8 @@ def call(prog: str, run: Callable[[argparse.Namespace], int], args: argparse.Nam
             raise
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = shown
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
@@ -127,14 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="iapix", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (target, help_text) in COMMANDS.items():
+    for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if argv[:1] == [name]:  # import only the module of the chosen command
-            module_name, add_name, run_name = (target + ":add_arguments:run").split(":")[:3]
             module = importlib.import_module(module_name)
-            getattr(module, add_name)(p)
+            module.add_arguments(p)
             add_debug_argument(p)
-            p.set_defaults(_run=getattr(module, run_name))
+            p.set_defaults(_run=module.run)
     args = parser.parse_args(argv)
     return call(f"iapix {args.command}", args._run, args)
 

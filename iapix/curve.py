@@ -10,6 +10,9 @@
 * ``ret1``: Ret@1 of those generations (:func:`iapix.evaluate.ret`);
 * ``mean_length`` and ``ended``: mean generated length, share stopped by ``p_end`` before N_max;
 * ``alive`` and ``nmi``: Gaussians with ``alpha > 1e-3``, NMI(component label, category) on the test codes;
+* ``probe`` and ``kmeans_nmi``: do the codes hold the category (a linear probe's accuracy) and do they
+  cluster by it (k-means with k = the number of categories): :func:`iapix.evaluate.code_structure`;
+* ``bc``: the weighted Bhattacharyya overlap of the live Gaussians (:func:`iapix.evaluate.overlap_measures`);
 * ``control``: the lowest per-Gaussian majority share over the Gaussians with ``alpha >= 0.1``
   (:func:`iapix.evaluate.component_control`; 1.0 = every heavy Gaussian draws one category).
 
@@ -25,17 +28,16 @@ import csv
 import re
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from iapix.checkpoint import load_checkpoint
 from iapix.data import Prepared, prepare
 from iapix.decoder import DEFAULT_TEMPERATURE
-from iapix.evaluate import component_control, ended_share, load_or_train_classifier, overlap_measures, rec, ret
-from iapix.raster import render
-from iapix.sample import decode, encode
+from iapix.evaluate import load_or_train_classifier, score
+from iapix.runfolder import complete_rows, run_files
 
-FIELDS = ["iteration", "step", "rec", "ret1", "mean_length", "ended", "alive", "nmi", "control"]
+FIELDS = ["iteration", "step", "rec", "ret1", "mean_length", "ended", "alive", "nmi", "probe", "kmeans_nmi", "bc",
+          "control"]
 
 
 def snapshots(run: Path) -> list[tuple[int, Path]]:
@@ -46,11 +48,42 @@ def snapshots(run: Path) -> list[tuple[int, Path]]:
 
 
 def read_curve(run: Path, split: str = "test") -> list[dict]:
+    """The complete rows of a run's curve (a last row cut short by a kill is left out: it is measured again)."""
     path = curve_path(run, split)
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    header, rows, _ = complete_rows(path)
+    return [{k: float(v) for k, v in zip(header, row)} for row in rows]
+
+
+def check_run(run: Path) -> None:
+    """Refuse a path that is not a run folder before anything is built from it: a mistyped name creates nothing."""
+    run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: no such run folder" if not run.exists() else
+                                f"{run}: not a folder; give a run folder (the --out of iapix train)")
+    if not run_files(run) and not any(curve_path(run, s).is_file() for s in SPLITS):
+        raise FileNotFoundError(f"{run}: not a run folder (no snapshots/, config.json or curve.csv); give the --out "
+                                "of an iapix train run with --snapshot-every N")
+
+
+def _drop_incomplete_rows(path: Path) -> None:
+    """Rewrite a curve without the rows a kill cut short (through a temporary file), so that appended rows start on
+    a line of their own; says how many were dropped (their snapshots are measured again)."""
+    import warnings
+
+    header, rows, left_out = complete_rows(path)
+    if not left_out:
+        return
+    if not header:  # not even the header was written: the file starts anew
+        path.unlink()
+    else:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([header] + rows)
+        tmp.replace(path)
+    warnings.warn(f"{path}: {left_out} incomplete row(s) dropped (cut short by a kill); their snapshots are "
+                  "measured again", stacklevel=3)
 
 
 SPLITS = ("test", "valid")
@@ -65,20 +98,17 @@ def curve_path(run: Path, split: str = "test") -> Path:
 
 def measure(path: Path, classifier: torch.nn.Module, data: Prepared, temperature: float = DEFAULT_TEMPERATURE,
             seed: int = 0, split: str = "test") -> dict:
-    """One row of the curve for one snapshot (see the module docstring); ``data`` prepared for its run."""
+    """One row of the curve for one snapshot (see the module docstring); ``data`` prepared for its run.
+
+    The numbers are :func:`iapix.evaluate.score`'s, the same as ``iapix evaluate`` reports."""
     ck = load_checkpoint(path)
-    model, cats = ck.model, ck.categories
-    labels = data.labels[split]
-    mu, s2 = encode(model, data.images[split])
-    generated = decode(ck, mu, temperature, seed=seed)  # as iapix evaluate does
-    images = render(generated, allow_empty=True)
-    overlap = overlap_measures(model, mu, s2, labels, cats)
-    control = component_control(ck, classifier, temperature=temperature, seed=seed) \
-        if model.cfg.objective != "vae" else []
-    return {"iteration": ck.info["iteration"], "step": ck.info["step"], "rec": rec(classifier, images, labels),
-            "ret1": ret(model, images, mu)["ret@1"], "mean_length": float(np.mean([len(s) for s in generated])),
-            "ended": ended_share(generated, ck.max_len), "alive": overlap["alive"], "nmi": overlap["nmi"],
-            "control": min((c["share"] for c in control), default=float("nan"))}
+    s, _, _ = score(ck, classifier, data, split, temperature, seed=seed)
+    return {"iteration": ck.info["iteration"], "step": ck.info["step"], "rec": s["rec"], "ret1": s["ret"]["ret@1"],
+            "mean_length": s["mean_length"], "ended": s["ended"], "alive": s["overlap"]["alive"],
+            "nmi": s["overlap"]["nmi"], "probe": s["structure"]["probe"],
+            "kmeans_nmi": s["structure"]["kmeans_nmi"][len(ck.categories)],
+            "bc": s["overlap"]["bc_weighted"] if s["overlap"]["bc_weighted"] is not None else float("nan"),
+            "control": min((c["share"] for c in s["control"]), default=float("nan"))}
 
 
 def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | Path = "data",
@@ -88,9 +118,10 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
     from tqdm.auto import tqdm
 
     run = Path(run)
-    if not run.is_dir():
-        raise FileNotFoundError(f"{run}: no such run folder")
+    check_run(run)
     path = curve_path(run, split)
+    if path.is_file():
+        _drop_incomplete_rows(path)
     done = {int(r["iteration"]) for r in read_curve(run, split)}
     todo = [(i, p) for i, p in snapshots(run) if i not in done]
     if todo:
@@ -98,6 +129,8 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
         data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit)
         classifier, _ = load_or_train_classifier(classifier_path, data, seed=seed)
         new = not path.is_file()
+        if not new:
+            _add_columns(path)
         with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, FIELDS)
             if new:
@@ -109,25 +142,52 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
     return read_curve(run, split)
 
 
+def _add_columns(path: Path) -> None:
+    """A curve written before a measure joined ``FIELDS`` gets its column (``nan`` in the old rows), so that new
+    rows can be appended under one header; written to a temporary file first, then renamed over the old one."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames or [], list(reader)
+    if header == FIELDS:
+        return
+    unknown = set(header) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"{path}: unknown columns {sorted(unknown)} (written by another version?); "
+                         f"move it aside to measure the run anew")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        writer.writeheader()
+        writer.writerows({k: row.get(k) or "nan" for k in FIELDS} for row in rows)
+    tmp.replace(path)
+
+
 def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
     """One panel per measure, one line per run: ``curves`` maps a run name to its rows."""
     import matplotlib.pyplot as plt
 
     panels = [("rec", "Rec"), ("ret1", "Ret@1"), ("mean_length", "mean generated length"),
               ("ended", "ended by p_end"), ("alive", "live Gaussians"), ("nmi", "NMI(component, category)"),
-              ("control", "per-Gaussian control (min share)")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.8))
+              ("probe", "linear probe on the codes"), ("kmeans_nmi", "k-means NMI (k = categories)"),
+              ("bc", "Bhattacharyya overlap"), ("control", "per-Gaussian control (min share)")]
+    ncols = 5
+    fig, axes = plt.subplots(-(-len(panels) // ncols), ncols, figsize=(3.0 * ncols, 2.6 * -(-len(panels) // ncols)),
+                             squeeze=False)
+    axes = axes.ravel()
     for ax, (key, title) in zip(axes, panels):
         for name, rows in curves.items():
             if rows:
-                ax.plot([r["iteration"] for r in rows], [r[key] for r in rows], "o-", ms=3, label=name)
+                ax.plot([r["iteration"] for r in rows], [r.get(key, float("nan")) for r in rows], "o-", ms=3,
+                        label=name)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=90)
+        from iapix.plot import save_figure
+
+        save_figure(fig, path, dpi=90)
     return fig
 
 
@@ -141,8 +201,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="PNG path (default: RUN/curve.png of the first run)")
     parser.add_argument("--temperature", type=positive_float, default=DEFAULT_TEMPERATURE)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split per category (quick)")
-    parser.add_argument("--split", choices=SPLITS, default="test", help="the sketches to measure on: test (RUN/curve.csv) "
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="first N sketches of each split per category (quick)")
+    parser.add_argument("--split", choices=SPLITS, default="test", help="the sketches to measure on: test "
+                        "(RUN/curve.csv) "
                         "or valid (RUN/curve-valid.csv, to choose a snapshot without looking at the test numbers)")
 
 
@@ -153,6 +215,8 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     name = "curve.png" if args.split == "test" else f"curve-{args.split}.png"
+    for r in args.runs:  # before --out, whose default is inside the first run: a mistyped run creates nothing
+        check_run(Path(r))
     out = output_file(args.out or Path(args.runs[0]) / name, name)  # a bad --out fails at once
     curves = {}
     for r in args.runs:
@@ -160,9 +224,11 @@ def run(args: argparse.Namespace) -> int:
         curves[Path(r).name] = rows
         if rows:
             last = rows[-1]
-            print(f"{r} ({args.split}): {len(rows)} points; at iteration {int(last['iteration'])}: Rec {last['rec']:.3f}, "
+            print(f"{r} ({args.split}): {len(rows)} points; at iteration {int(last['iteration'])}: "
+                  f"Rec {last['rec']:.3f}, "
                   f"Ret@1 {last['ret1']:.3f}, length {last['mean_length']:.0f}, ended {last['ended']:.2f}, "
-                  f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, control {last['control']:.2f}")
+                  f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, probe {last.get('probe', float('nan')):.2f}, "
+                  f"k-means NMI {last.get('kmeans_nmi', float('nan')):.2f}, control {last['control']:.2f}")
         else:
             print(f"{r}: no snapshots yet (train with --snapshot-every N)")
     plot_curves(curves, out)

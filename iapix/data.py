@@ -1,31 +1,30 @@
-"""Sketch data: readers, stroke formats, cleaning, augmentation, and a torch Dataset.
+"""Sketch data: readers, stroke formats, cleaning, augmentation, and a torch Dataset (method §1).
 
-Formats (SPEC §1)
------------------
-* **stroke-3** -- a numpy array ``(n, 3)`` of ``(dx, dy, lift)``. The drawing's first point is the
-  origin ``(0, 0)``, pen down, so row 0 is a real segment from the origin; ``lift = 1`` on the last
-  point of every stroke. This is how Google's sketch-rnn ``.npz`` files are made.
-* **stroke-5** -- ``(dx, dy, p_down, p_up, p_end)``; a batch is ``[B, N_max + 1, 5]`` with the start
-  token ``(0, 0, 1, 0, 0)`` in row 0 and ``(0, 0, 0, 0, 1)`` after the end.
+* Formats: stroke-3 ``(dx, dy, lift)`` with the origin ``(0, 0)`` as the drawing's first point, pen down, so row 0
+  is a real segment (how Google's sketch-rnn files are made); stroke-5 ``(dx, dy, p_down, p_up, p_end)``, a batch
+  ``[B, N + 1, 5]`` with the start token ``(0, 0, 1, 0, 0)`` in row 0 and ``(0, 0, 0, 0, 1)`` after each end
+  (:func:`to_stroke5`, :func:`from_stroke5`).
+* Readers: :func:`read_npz` (sketch-rnn files, keys ``train``/``valid``/``test`` or one ``sketches`` key) and
+  :func:`read_ndjson` (Google's simplified ndjson, and raw ndjson simplified here the way Google did it: top-left
+  align, longest side 255, 1-px resampling, RDP with epsilon 2.0). Each returns :class:`Sketches`, the good sketches
+  and a count of the dropped ones and why: a bad *file* raises an error naming it, a bad *sketch* is dropped,
+  counted and reported, never silently.
+* Cleaning: :func:`clean` (sketches longer than ``max_len`` dropped, offsets clipped to ±1000),
+  :func:`scale_factor` (the standard deviation of all training offsets), :func:`normalise` / :func:`denormalise`.
+* Augmentation (training only), :func:`augment`: :func:`random_scale` stretches x and y by factors in
+  ``[0.9, 1.1]``, then :func:`drop_points` drops interior points with probability 0.1, adding each dropped offset to
+  the previous kept point; never one of a stroke's first three points, never a stroke end (method §7 "point
+  dropping").
+* :class:`SketchDataset` and :meth:`SketchDataset.collate`: augmented batches whose images are rendered again with a
+  random centred shrink (method §7 "image shrink") -- from the augmented strokes with ``augment_image``, so that the
+  image shows exactly the sketch the decoder must draw (the :class:`~iapix.train.Trainer` passes
+  ``Config.augment_image``, True by default: method §7 "training image"), else from the original sketch, as the
+  reference. :func:`prepare` loads, cleans, normalises and renders whole categories once (:class:`Prepared`);
+  :func:`save_preview` draws a few sketches of each beside their images (``iapix prepare --preview``).
 
-Readers
--------
-``read_npz`` (sketch-rnn files with ``train/valid/test``, or a single ``sketches`` key),
-``read_ndjson`` (Google's simplified ndjson, and raw ndjson which is simplified here the way
-Google did it: top-left align, longest side 255, 1-px resampling, RDP with epsilon 2.0).
-Every reader returns :class:`Sketches`: the good sketches plus a count of the dropped ones and why.
-A bad *file* (missing, wrong keys, nothing usable) raises an error naming the file; a bad
-*sketch* inside a good file is dropped, counted, and reported with a warning -- never silently.
-
-Choices where SPEC §1 is silent
--------------------------------
-* ndjson -> stroke-3: a drawing whose *first* stroke is a single point loses that point (it is the
-  origin and a lone dot has no ink at width 1); its second stroke then starts with a pen-up move.
-* Augmentation follows sketch-rnn (§7 "point dropping"): a dropped point's offset is added to the
-  previous kept point; only points after the third of a stroke, never a stroke end, may drop.
-* SPEC §1's optional image rotation and translation (0 by default) are not implemented.
-* The image shrink of SPEC §1 happens in the renderer (``iapix.raster.render(shrink=...)``), on the
-  original (not the stroke-augmented) sketch, like the reference's pre-rendered PNGs.
+Choices where method §1 is silent: an ndjson drawing whose *first* stroke is a single point loses that point (it is
+the origin, and a lone dot has no ink at width 1), so its second stroke starts with a pen-up move; the paper's
+optional image rotation and translation (0 by default) are not implemented.
 """
 
 from __future__ import annotations
@@ -102,7 +101,7 @@ def check_sketch(s: object) -> str | None:
     return None
 
 
-def _collect(raw: Iterable[object], source: str) -> Sketches:
+def _collect(raw: Iterable[object], source: str, warn: bool = True) -> Sketches:
     out = Sketches([], source)
     for i, s in enumerate(raw):
         problem = check_sketch(s)
@@ -112,19 +111,38 @@ def _collect(raw: Iterable[object], source: str) -> Sketches:
             out.drop(i, problem)
     if not out.strokes:
         raise ValueError(f"{source}: no usable sketch (dropped: {dict(out.dropped)}; first: {out.examples[:3]})")
-    out.warn_if_dropped()
+    if warn:
+        out.warn_if_dropped()
     return out
+
+
+def warn_file(path: Path, splits: dict[str, Sketches]) -> None:
+    """One warning line for a whole data file: the sketches dropped and clipped in all its splits together
+    (:func:`prepare`; a warning per split, or one when read and one when cleaned, said the same thing twice)."""
+    dropped = sum((sk.dropped for sk in splits.values()), Counter())
+    clipped = {split: sk.clipped for split, sk in splits.items() if sk.clipped}
+    parts = []
+    if dropped:
+        what = ", ".join(f"{n} {r}" for r, n in dropped.most_common())
+        first = [f"{split} #{i}: {r}" for split, sk in splits.items() for i, r in sk.examples][:3]
+        parts.append(f"dropped {sum(dropped.values())} sketches ({what}; first: {'; '.join(first)})")
+    if clipped:
+        parts.append(f"{sum(clipped.values())} sketches have offsets beyond ±{CLIP:g}, clipped to it "
+                     f"({', '.join(f'{split} {n}' for split, n in clipped.items())})")
+    if parts:
+        warnings.warn(f"{path}: {'; '.join(parts)}", stacklevel=3)
 
 
 # ----------------------------------------------------------------------------------------------
 # Readers
 
 
-def read_npz(path: str | Path) -> dict[str, Sketches]:
+def read_npz(path: str | Path, warn: bool = True) -> dict[str, Sketches]:
     """Read a sketch-rnn ``.npz``: keys ``train``, ``valid``, ``test`` (or one ``sketches`` key).
 
     Each key holds an object array of ``(n, 3)`` integer stroke-3 arrays. The files were written with
-    Python 2 pickles, so they are read with ``allow_pickle=True, encoding="latin1"``.
+    Python 2 pickles, so they are read with ``allow_pickle=True, encoding="latin1"``. ``warn=False``:
+    no warning for dropped sketches (the caller reports them, as :func:`prepare` does once per file).
     """
     path = Path(path)
     if not path.is_file():
@@ -144,7 +162,7 @@ def read_npz(path: str | Path) -> dict[str, Sketches]:
         a = arrays[k]
         if a.ndim != 1:
             raise ValueError(f"{path}[{k!r}]: expected a 1-D array of (n, 3) sketches, got shape {a.shape}")
-        out[k] = _collect(a, f"{path}[{k!r}]")
+        out[k] = _collect(a, f"{path}[{k!r}]", warn)
     return out
 
 
@@ -157,9 +175,13 @@ def lines_to_stroke3(lines: Sequence[np.ndarray]) -> np.ndarray:
         raise ValueError("drawing has no points")
     pts = np.concatenate(lines)
     lift = np.concatenate([np.r_[np.zeros(len(l) - 1), 1.0] for l in lines])
-    s = np.column_stack([np.diff(pts, axis=0), lift[1:]])
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        s = np.column_stack([np.diff(pts, axis=0), lift[1:]])
     if len(s) == 0:
         raise ValueError("drawing is a single point")
+    if not np.isfinite(s).all():  # finite points whose differences overflow (coordinates near 1e308)
+        raise ValueError(f"coordinates too large: offsets overflow to inf (largest |coordinate| "
+                         f"{np.abs(pts).max():.3g})")
     return s
 
 
@@ -208,7 +230,11 @@ def simplify_lines(lines: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise ValueError("drawing has no points")
     pts = np.concatenate(lines)
     lo = pts.min(axis=0)
-    extent = (pts.max(axis=0) - lo).max()
+    with np.errstate(over="ignore"):  # checked just below
+        extent = (pts.max(axis=0) - lo).max()
+    if not np.isfinite(extent):
+        raise ValueError(f"coordinates too large: offsets overflow to inf (largest |coordinate| "
+                         f"{np.abs(pts).max():.3g})")
     scale = 255.0 / extent if extent > 0 else 1.0
     return [np.round(rdp(resample((l - lo) * scale))) for l in lines]
 
@@ -377,7 +403,7 @@ def drop_points(s: np.ndarray, rng: np.random.Generator, prob: float = 0.1) -> n
 
 
 def augment(s: np.ndarray, rng: np.random.Generator, scale_amount: float = 0.1, drop_prob: float = 0.1) -> np.ndarray:
-    """The sequence augmentation of SPEC §1: :func:`random_scale` then :func:`drop_points`."""
+    """The sequence augmentation of method §1: :func:`random_scale` then :func:`drop_points`."""
     return drop_points(random_scale(s, rng, scale_amount), rng, drop_prob)
 
 
@@ -448,11 +474,17 @@ class SketchDataset(Dataset):
 def category_file(data_dir: str | Path, category: str) -> Path:
     """The ``.npz`` of ``category`` in ``data_dir``, or an error listing what is there."""
     data_dir = Path(data_dir)
-    for name in (category, category.replace(" ", "-"), category.replace("-", " ")):
+    names = (category, category.replace(" ", "-"), category.replace("-", " "))
+    for name in names:
         p = data_dir / f"{name}.npz"
         if p.is_file():
             return p
-    have = sorted(p.stem for p in data_dir.glob("*.npz")) if data_dir.is_dir() else []
+    for name in names:
+        p = data_dir / f"{name}.npz"
+        if p.is_dir():
+            raise ValueError(f"{p}: a folder, not a .npz file of sketches; move the folder away and put the "
+                             f"category's file there (full data: `iapix download {category}`), or give another --data")
+    have = sorted(p.stem for p in data_dir.glob("*.npz") if p.is_file()) if data_dir.is_dir() else []
     raise ValueError(f"unknown category {category!r}: no {data_dir / (category + '.npz')} "
                      f"(found: {', '.join(have) or 'nothing'}; full data: `iapix download {category}`)")
 
@@ -497,11 +529,11 @@ def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: i
         if value is not None and value < 1:
             raise ValueError(f"{name} (--{name.replace('_', '-')}): expected a positive number, got {value}")
     raw: dict[str, dict[str, Sketches]] = {}
-    report = []
+    report, paths = [], {}
     for c in categories:
         t0 = time.perf_counter()
-        path = category_file(data_dir, c)
-        splits = read_npz(path)
+        path = paths[c] = category_file(data_dir, c)
+        splits = read_npz(path, warn=False)  # what is dropped is said once for the file, below
         missing = [s for s in SPLITS if s not in splits]
         if missing:
             raise ValueError(f"{path}: expected keys {list(SPLITS)}, missing {missing}")
@@ -515,14 +547,21 @@ def prepare(categories: Sequence[str], data_dir: str | Path = "data", max_len: i
             if not cleaned.strokes:
                 raise ValueError(f"{path}[{split!r}]: every one of its {len(sk)} sketches is longer than max_len="
                                  f"{max_len} (the shortest has {min(map(len, sk.strokes))} points); raise --max-len")
-            cleaned.warn_if_dropped()
             row[split] = len(cleaned)
             row["dropped"] += cleaned.dropped
             row["clipped"] += cleaned.clipped
         row["seconds"] = time.perf_counter() - t0
         report.append(row)
+        warn_file(path, raw[c])
     if scale is None:
         scale = scale_factor([s for c in categories for s in raw[c]["train"].strokes])
+        if not scale > 0:  # one offset everywhere (all 0): normalising would divide by 0, every sketch turn NaN
+            one = float(raw[categories[0]]["train"].strokes[0][0, 0])
+            raise ValueError(f"{', '.join(map(str, paths.values()))}: every dx, dy offset of the training sketches is "
+                             f"{one:g}, so their scale factor (standard deviation) is 0 and they cannot be normalised: "
+                             "not real drawings; use files of real sketches")
+    elif not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale: expected a finite number > 0 (a checkpoint's scale factor), got {scale}")
     n_max = max(len(s) for c in categories for sp in SPLITS for s in raw[c][sp].strokes)
     strokes, labels, images = {}, {}, {}
     for split in SPLITS:
@@ -552,6 +591,27 @@ def summary_table(p: Prepared, timings: bool = True) -> str:
     return "\n".join(lines)
 
 
+def save_preview(p: Prepared, path: str | Path, per_category: int = 4) -> Path:
+    """PNG grid: for each category, a few training sketches beside their 48x48 renderings."""
+    import matplotlib.pyplot as plt
+
+    from iapix.plot import plot_image, plot_sketch, save_figure
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = len(p.categories)
+    fig, axes = plt.subplots(rows, 2 * per_category, figsize=(2 * per_category * 1.3, rows * 1.4), squeeze=False)
+    for r, c in enumerate(p.categories):
+        idx = np.flatnonzero(p.labels["train"] == r)[:per_category]
+        for j, i in enumerate(idx):
+            plot_sketch(axes[r, 2 * j], p.strokes["train"][i], title=f"{c} #{i}" if j == 0 else None)
+            plot_image(axes[r, 2 * j + 1], p.images["train"][i], title="48x48" if r == 0 else None)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 # ----------------------------------------------------------------------------------------------
 # CLI: iapix prepare
 
@@ -567,8 +627,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iapix.plot import save_preview
-
     t0 = time.perf_counter()
     p = prepare(args.categories, args.data, max_len=args.max_len, limit=args.limit, progress=True)
     print(summary_table(p))

@@ -1,104 +1,33 @@
-"""The RNN decoder of IA-pix2seq (the Ying path): recurrent cells, mixture-density head, loss, sampling.
+"""The RNN decoder (the Ying path): recurrent cells, mixture-density head, reconstruction loss, generation.
 
-The decoder turns a latent code ``z`` into a sketch in stroke-5, one point at a time (SPEC.md §2).
+:class:`SketchDecoder` turns a code ``z`` into stroke-5 points (method §2): the initial state is ``tanh(W z + b)``
+(the whole flattened state of the cell), the input at step t is ``[point t-1, z]``, and :class:`MDNHead` maps
+``h_t`` linearly to ``6M + 3`` numbers in sketch-rnn's layout ``[pen(3), pi(M), mu_x(M), mu_y(M), log sigma_x(M),
+log sigma_y(M), rho before tanh(M)]``. Three cells share one interface (``forward`` over a teacher-forced sequence,
+``step`` for generation): :class:`LSTMCell`; :class:`LayerNormLSTMCell` (each gate layer-normalised on its own,
+``h = tanh(LN(c)) * sigmoid(o)``, ``c`` itself un-normalised); and :class:`HyperLSTMCell` (the paper's default),
+whose gates a small layer-norm LSTM reading ``[x_t, h_{t-1}]`` scales and shifts at every step::
 
-* Input at step t: ``[stroke-5 point t-1, z]`` (``5 + z_dim`` numbers); the initial state is
-  ``tanh(W z + b)`` -- the *whole* flattened state of the cell, as in sketch-rnn.
-* Output at step t: ``h_t`` -> linear -> ``6M + 3`` numbers: 3 pen logits and, for M bivariate
-  Gaussians, ``(pi, mu_x, mu_y, sigma_x, sigma_y, rho)`` (softmax, -, -, exp, exp, tanh). The layout of
-  the ``6M + 3`` vector is sketch-rnn's: ``[pen(3), pi(M), mu_x(M), mu_y(M), log sigma_x(M),
-  log sigma_y(M), rho before tanh(M)]``.
+    pre_k = alpha_x,k(t) * (W_x x_t)_k + alpha_h,k(t) * (W_h h_{t-1})_k + beta_k(t) + b_k,    gate_k = LN_k(pre_k)
 
-Three cells share one interface (``state_size``, ``forward(x [B,T,in], state) -> (h [B,T,H], state)``,
-``step(x [B,in], state) -> (h [B,H], state)``):
+``alpha`` and ``beta`` are linear embeddings of the hyper cell's output; every scale starts at exactly 0.1 and every
+``beta`` at 0, so the initial HyperLSTM is exactly a layer-norm LSTM. As in sketch-rnn (method §7 "HyperLSTM"): gate
+order ``i, g, f, o``, forget bias 1.0, orthogonal recurrent blocks, Glorot-uniform input weights, layer-norm epsilon
+1e-3, recurrent dropout (keep 0.9) on the candidate ``g`` only with a fresh mask at every step, state
+``[h, h_hyper, c, c_hyper]``. ``W_x x_t`` for all t and the twelve per-gate embeddings are one matrix product each.
+A teacher-forced sequence runs through :mod:`iapix.fused_hyperlstm` when ``cell.fused`` is True and neither
+autocast nor ``compile_step`` is on, otherwise through the readable per-step ``_recur``, which generation steps
+through; ``compile_step`` compiles that one step, never the unrolled loop.
 
-* ``LSTMCell``: plain LSTM.
-* ``LayerNormLSTMCell``: each of the four gate pre-activations layer-normalised on its own (over H,
-  affine, no extra bias: the LN beta is the bias), ``h = tanh(LN(c)) * sigmoid(o)`` with the cell
-  state ``c`` itself kept un-normalised.
-* ``HyperLSTMCell`` (paper default): the layer-norm LSTM above whose weights are modulated, step by
-  step, by a small layer-norm LSTM (the *hyper cell*, ``hyper_size`` units, no dropout) reading
-  ``[x_t, h_{t-1}]``. Per gate k in (i, g, f, o)::
+:func:`reconstruction_loss`: ``-log sum_j pi_j N(dx, dy | j)`` over the real points plus the pen cross-entropy (over
+every padded step in training, the real points only when evaluating), summed over time and averaged over the batch.
+:func:`sample_point` (method §5): temperature ``tau`` divides the mixture and pen logits and multiplies the standard
+deviations; greedy takes the arg-max component, its means and the arg-max pen state.
 
-      pre_k = alpha_x,k(t) * (W_x x_t)_k + alpha_h,k(t) * (W_h h_{t-1})_k + beta_k(t) + b_k
-      gate_k = LN_k(pre_k)
-
-  where, with ``hh_t`` the hyper cell's output (sketch-rnn's ``hyper_norm`` / ``hyper_bias``)::
-
-      alpha_x,k = (hh_t @ Wz_xk + bz_xk) @ Wa_xk      Wz = 0, bz = 1, Wa = 0.1 / embed_size
-      alpha_h,k = (hh_t @ Wz_hk + bz_hk) @ Wa_hk      (same init)
-      beta_k    = (hh_t @ Wz_bk)        @ Wb_k        Wz_b ~ N(0, 0.01^2), no bias, Wb = 0
-
-  **Initial value**: the scale embeddings start as the constant-1 vector of length ``embed_size``
-  whatever the input (``Wz = 0``, ``bz = 1``), so every scale starts at exactly
-  ``embed_size * 0.1 / embed_size = 0.1`` (``HYPER_INIT_SCALE``) for every unit, gate and input,
-  and every ``beta`` starts at exactly 0. Because each gate is layer-normalised, the initial
-  HyperLSTM computes *exactly* the layer-norm LSTM whose ``W_x`` and ``W_h`` are its own times 0.1
-  (same LN epsilon; ``LN(0.1 a)`` with eps equals ``LN(a)`` with ``100 eps``) -- "close to a
-  plain (layer-norm) LSTM". ``tests/test_decoder.py`` checks both facts.
-
-  State layout ``[h, h_hyper, c, c_hyper]`` (``2 * (H + hyper_size)``), as in sketch-rnn (§7).
-
-Shared details, all as in sketch-rnn's ``rnn.py``: gate order ``i, g, f, o``; forget bias 1.0
-(a constant added inside ``sigmoid(f + 1)``); recurrent weights orthogonal per gate block
-(``[H, H]`` each); input weights Glorot-uniform; biases 0; layer norm epsilon 1e-3, gamma 1, beta 0;
-recurrent dropout (keep 0.9, inverted scaling by ``1/keep``) on the candidate ``g = tanh(.)`` only
-("without memory loss"), in training mode only, with a **fresh mask at every step** (TF's
-``tf.nn.dropout`` inside the dynamic RNN loop does that); the masks for all T steps are drawn in one
-call before the loop. Weights are stored ``[in, out]`` (``x @ W``) so that the gate blocks are
-column blocks.
-
-Speed: ``forward`` computes ``W_x x_t`` for all t (and the hyper cell's input part) as one matrix
-product before the loop; the hyper cell's recurrent input from ``h_{t-1}`` shares one matrix
-product with the main cell's ``W_h h_{t-1}`` (``HyperLSTMCell.weight_hh`` holds both, column blocks
-``[:4H]`` main, ``[4H:]`` hyper); the 12 embeddings (4 gates x (scale of ``W_x x``, scale of
-``W_h h``, bias)) are one matrix product ``hh_t -> 12 * embed_size`` and one batched product
-``[12, B, E] x [12, E, H]`` (the static bias rides along in it). Per-step outputs are collected in a
-list and stacked once; inputs are ``unbind``-ed once (indexing a tensor per step would make
-backward quadratic in T).
-
-The fast path: ``HyperLSTMCell.forward`` runs a teacher-forced sequence through
-:func:`iapix.fused_hyperlstm.fused_sequence` (a hand-written backward through time, same values and
-gradients) when ``cell.fused`` is True -- the one switch, like nanoGPT's ``if self.flash`` -- and
-neither autocast nor ``compile_step`` is on; otherwise through the readable step-by-step
-``_recur`` below, which is also what generation uses.
-
-``torch.compile``: the modules run eagerly by default. ``cell.compile_step(**kwargs)`` wraps only
-the per-step function ``_recur`` in ``torch.compile`` (the Python loop stays outside, so the graph
-is one step, not T unrolled steps) and switches the HyperLSTM to that per-step path;
-``benchmarks/decoder.py --compile`` measures it (on CPU it is about as fast as the fused path; it
-is meant for GPUs, where fusing the pointwise ops into few kernels matters). The step code is pure
-tensor code with no data-dependent control flow; the tests check
-``compile_step(backend="eager", fullgraph=True)``. Do not ``torch.compile`` a whole decoder: the
-loop would be unrolled T times.
-
-Reconstruction loss (sketch-rnn, SPEC §2): offsets ``-log sum_j pi_j N(dx, dy | j)`` over the real
-points only (computed in float32 as a log-sum-exp of ``log_softmax(pi) + log N``; ``1 - rho^2`` is
-floored at ``RHO_EPS``); pen cross-entropy over all ``N_max`` steps in training, over the real
-points only when evaluating; both summed over time and averaged over the batch. Targets are
-``strokes5[:, 1:]``, inputs ``strokes5[:, :-1]``.
-
-Sampling (SPEC §5, §7): mixture logits and pen logits divided by ``tau``, standard deviations
-multiplied by ``tau`` (covariance by ``tau^2``), as sketch-rnn (which passes ``sqrt(tau)`` to a
-function that multiplies sigma by its argument squared). Greedy: arg-max component, its means,
-arg-max pen state.
-
-Offset loss (SPEC §7 "offset loss", ours): the exact ``-log sum_j pi_j N_j`` as a log-sum-exp in
-float32, with ``1 - rho^2`` floored at ``RHO_EPS``. The reference computes ``-log(sum_j pi_j N_j + 1e-6)``:
-the ``1e-6`` caps each point's loss near 13.8 nats, and a point the mixture fits badly then gives
-almost no gradient -- exactly the points the model most needs to learn. In log space nothing
-underflows, so no such guard is needed.
-
-Departures from SPEC/sketch-rnn (deliberate): the initial-state layer ``z -> state`` starts with
-weights ``N(0, 0.001^2)`` and bias 0 (sketch-rnn's ``super_linear(..., 'gaussian', 0.001)``), so
-the initial state starts near 0 and ``z`` reaches the cell first through its input at every step
-(SPEC §7 "weight init": the reference draws this layer ``N(0, 2 / z_dim)``, so a random ``z`` sets a
-random initial state before the decoder has learnt to read it). Measured (``python benchmarks/init.py
---only state --steps 100 --threads 1``: the decoder alone on fixed codes, same seed and batches): no
-difference that matters -- reconstruction loss over the last 20 of 100 steps 119.2 with this init,
-119.8 with the reference's; on the validation sketches 116.4 vs 114.3 -- so sketch-rnn's choice is
-kept. The MDN output layer uses PyTorch's default ``nn.Linear`` init.
-The loss is summed over time (SPEC) whereas sketch-rnn averages over the ``N_max`` positions.
+Departures: the offset loss is the exact log-sum-exp in float32 with ``1 - rho^2`` floored at ``RHO_EPS``, where
+the reference adds 1e-6 inside the log, which caps a point's loss near 13.8 nats and starves badly fitted points of
+gradient (method §7 "offset loss"); the ``z -> state`` layer starts at ``N(0, 0.001^2)``, sketch-rnn's choice, not
+the reference's ``N(0, 2 / z_dim)`` (method §7 "weight init").
 """
 
 from __future__ import annotations
@@ -111,11 +40,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-LN_EPS = 1e-3  # sketch-rnn's layer_norm / layer_norm_all epsilon
-FORGET_BIAS = 1.0
+from iapix.cell_constants import FORGET_BIAS, LN_EPS
+from iapix.fused_hyperlstm import fused_sequence
+
 HYPER_INIT_SCALE = 0.1  # initial value of every hyper scale (sketch-rnn's init_gamma)
 RHO_EPS = 1e-6  # floor of 1 - rho^2 in the bivariate normal density
-DEFAULT_TEMPERATURE = 0.24  # the papers' sampling temperature tau (SPEC §5)
+DEFAULT_TEMPERATURE = 0.24  # the papers' sampling temperature tau (method §5)
 LOG_2PI = math.log(2.0 * math.pi)
 
 State = tuple[Tensor, ...]
@@ -393,8 +323,6 @@ class HyperLSTMCell(_RecurrentCell):
         """
         if not self.fused or self._recur_fn != self._recur or torch.is_autocast_enabled(x.device.type):
             return super().forward(x, state)
-        from iapix.fused_hyperlstm import fused_sequence  # imported here: it imports this module's constants
-
         state = self._check(x, state, 3)
         B, T, _ = x.shape
         xw, xh = self._project(x.transpose(0, 1))
@@ -486,7 +414,7 @@ def mixture_log_prob(params: dict[str, Tensor], dx: Tensor, dy: Tensor) -> Tenso
 def reconstruction_loss(
     params: dict[str, Tensor], target: Tensor, lengths: Tensor, pen_mask_all: bool
 ) -> tuple[Tensor, Tensor]:
-    """sketch-rnn reconstruction loss (SPEC §2). Returns ``(offset_loss, pen_loss)`` (scalars).
+    """sketch-rnn reconstruction loss (method §2). Returns ``(offset_loss, pen_loss)`` (scalars).
 
     params: ``MDNHead.split`` output, each [B, N, M] / [B, N, 3]; target [B, N, 5] stroke-5
     (``strokes5[:, 1:]``); lengths [B] number of real points (``<= N``). The offset NLL is taken over
@@ -520,7 +448,7 @@ def sample_point(
 ) -> Tensor:
     """Draw one stroke-5 point per row from one step's params (each [B, M] / [B, 3]) -> [B, 5].
 
-    Temperature ``tau`` (SPEC §5): pi and pen logits divided by tau, standard deviations multiplied
+    Temperature ``tau`` (method §5): pi and pen logits divided by tau, standard deviations multiplied
     by tau. ``greedy``: arg-max component and its means, arg-max pen state (tau ignored).
     """
     pi_logits, pen_logits = params["pi_logits"].float(), params["pen_logits"].float()
@@ -611,7 +539,7 @@ class SketchDecoder(nn.Module):
         generator: torch.Generator | None = None,
         prefix: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Sample sketches from codes z [B, z_dim] (SPEC §5); stops at ``p_end`` or ``max_len``.
+        """Sample sketches from codes z [B, z_dim] (method §5); stops at ``p_end`` or ``max_len``.
 
         ``prefix`` [B or 1, L, 5]: stroke-5 points (no start token) every sketch begins with -- read
         teacher-forced, then sampling goes on from the state after them (sketch-rnn's completion, as
@@ -627,7 +555,8 @@ class SketchDecoder(nn.Module):
         if prefix is not None:
             start = prefix.shape[1]
             if prefix.dim() != 3 or prefix.shape[2] != 5 or prefix.shape[0] not in (1, B) or start > max_len:
-                raise ValueError(f"prefix: expected [B or 1, L <= {max_len}, 5] stroke-5 points, got {tuple(prefix.shape)}")
+                raise ValueError(f"prefix: expected [B or 1, L <= {max_len}, 5] stroke-5 points, got "
+                                 f"{tuple(prefix.shape)}")
             out[:, 1 : start + 1] = prefix.to(out)
             if start > 0:  # the state after reading every prefix point but the last
                 # one prefix and one code for the whole batch (n continuations of one drawing): read it once

@@ -1,44 +1,31 @@
-"""Fetch the full sketch-rnn ``.npz`` files from Google's public bucket.
+"""Fetch the full sketch-rnn ``.npz`` files from Google's public bucket (method §1).
 
-The paper trains on 70 000 / 2 500 / 2 500 (train / valid / test) sketches per category. Those are
-the sketch-rnn files of the Quick, Draw! dataset (CC BY 4.0, Google), one per category::
+The paper trains on 70 000 / 2 500 / 2 500 (train / valid / test) sketches per category: the sketch-rnn files of the
+Quick, Draw! dataset (CC BY 4.0, Google), ``https://storage.googleapis.com/quickdraw_dataset/sketchrnn/<category>.npz``,
+each holding ``train``, ``valid`` and ``test`` as 1-D object arrays of ``(n, 3)`` int16 stroke-3 arrays. The
+repository ships only a small subset; ``iapix download pig cat "alarm clock" --data data/full`` fetches the rest.
 
-    https://storage.googleapis.com/quickdraw_dataset/sketchrnn/<category>.npz
+For one category (:func:`download_one`):
 
-Each holds the keys ``train``, ``valid`` and ``test``: 1-D object arrays of ``(n, 3)`` int16
-stroke-3 arrays. The repository ships only a small embedded subset; this module downloads the rest.
+1. the URL percent-encodes the name as the bucket does (``alarm%20clock.npz``; an HTTP 404 becomes ``ValueError:
+   unknown category``); the local file replaces spaces by hyphens (``alarm-clock.npz``), the naming of ``data/``
+   (never the reverse: ``t-shirt`` is a real name);
+2. bytes go to ``<name>.npz.part`` with a progress bar; an interrupted transfer resumes with ``Range:`` (a 206 answer
+   is appended, a 200 restarts the file), up to ``retries`` times;
+3. the byte count is checked against ``Content-Length`` / ``Content-Range``, then the file is loaded and checked
+   (:func:`verify_npz`: keys, arrays of integer ``(n, 3)`` sketches, the split sizes ``expect_counts``); a bad file
+   is deleted and the error names it;
+4. only a verified file is renamed (``os.replace``) to ``<name>.npz``, next to a ``sha256sum``-style
+   ``<name>.npz.sha256``; a re-run keeps a final file whose checksum matches (no network) unless ``force=True``.
 
-    iapix download pig cat "alarm clock" --data data/full
-
-What happens for one category:
-
-1. The URL is ``<base_url>/<quoted category>.npz`` -- a name with spaces is percent-encoded as in
-   the bucket (``alarm clock`` -> ``alarm%20clock.npz``). An HTTP 404 means the bucket has no such
-   category and becomes ``ValueError: unknown category ...``.
-2. The local file is ``<category with spaces replaced by hyphens>.npz`` (``alarm-clock.npz``), the
-   naming of the embedded data in ``data/``; hyphens keep shell commands simple. (The category name
-   itself is used as given for the URL: ``t-shirt`` is a real name with a hyphen, so hyphens are
-   never turned back into spaces.)
-3. Bytes go to ``<name>.npz.part`` with a tqdm progress bar. If a ``.part`` is already there (an
-   interrupted run), the request carries ``Range: bytes=<size>-``: a 206 answer is appended, a 200
-   answer (the server ignored the range) restarts the file from scratch. A connection that drops
-   mid-file is resumed the same way, up to ``retries`` times.
-4. The byte count is checked against ``Content-Length`` / ``Content-Range`` when the server sends
-   one; then the file is loaded and checked (keys, 1-D object arrays of integer ``(n, 3)`` arrays,
-   optionally the split sizes ``expect_counts``). A bad file is deleted and a ``ValueError`` names
-   it and says what is wrong.
-5. Only a verified file is renamed (atomically, ``os.replace``) to ``<name>.npz``, next to a
-   ``<name>.npz.sha256`` in ``sha256sum`` format. On a re-run, a final file whose checksum matches
-   is kept (no network access) unless ``force=True``; a mismatch downloads it again.
-
-Only the standard library's ``urllib`` is used for HTTP. Note: the sketch-rnn files store object
-arrays, which numpy can read only with ``allow_pickle=True`` -- loading runs pickle, so use a base URL
-you trust (Google's bucket, or a mirror of it).
+Only the standard library's ``urllib`` is used. The files store object arrays, which numpy reads only with
+``allow_pickle=True`` -- loading runs pickle, so use a base URL you trust (Google's bucket, or a mirror of it).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import os
 import re
@@ -59,7 +46,7 @@ DEFAULT_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset/sketchrnn"
 PAPER_COUNTS = (70000, 2500, 2500)  # train / valid / test sketches per category in the bucket
 SPLITS = ("train", "valid", "test")
 CHUNK = 1 << 16  # bytes per read
-TIMEOUT_S = 60.0  # socket timeout of one request
+TIMEOUT_S = 30.0  # seconds without a byte before a request counts as stalled (--timeout)
 RETRY_WAIT_S = 1.0  # pause before resuming an interrupted download (multiplied by the attempt number)
 CATEGORY_HELP = (
     "valid names are listed in "
@@ -192,11 +179,11 @@ def _content_range(header: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
-def _fetch_once(url: str, part: Path, category: str, progress: bool) -> bool:
-    """One request, resuming ``part`` if it exists. Returns True when the body is complete.
+def _fetch_once(url: str, part: Path, category: str, progress: bool, timeout: float = TIMEOUT_S) -> str | None:
+    """One request, resuming ``part`` if it exists. Returns None when the body is complete.
 
-    Returns False when the transfer stopped early (the partial file is kept for a resume).
-    Raises ValueError on 404, DownloadError on other HTTP errors or a bad size.
+    Returns why the transfer stopped early otherwise (the partial file is kept for a resume, unless it
+    cannot be resumed). Raises ValueError on 404, DownloadError on other HTTP errors or a bad size.
     """
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "iapix-download"}
@@ -204,7 +191,7 @@ def _fetch_once(url: str, part: Path, category: str, progress: bool) -> bool:
         headers["Range"] = f"bytes={have}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as e:
         if e.code == 404:
             hint = ""
@@ -215,10 +202,12 @@ def _fetch_once(url: str, part: Path, category: str, progress: bool) -> bool:
             # Range not satisfiable: our .part already has everything (or more than) the server has.
             _, total = _content_range(e.headers.get("Content-Range"))
             if total is not None and total == have:
-                return True
+                return None
             part.unlink()  # larger than the remote file or size unknown: start over
-            return False
+            return "the partial file does not fit the server's file; starting over"
         raise DownloadError(f"HTTP {e.code} {e.reason} from {url}") from e
+    except TimeoutError as e:  # connected, but no answer
+        raise DownloadError(f"cannot reach {url}: no answer in {timeout:g} s (--timeout)") from e
     except (urllib.error.URLError, OSError, HTTPException) as e:
         raise DownloadError(f"cannot reach {url}: {e}") from e
 
@@ -230,7 +219,7 @@ def _fetch_once(url: str, part: Path, category: str, progress: bool) -> bool:
             start, total = _content_range(response.headers.get("Content-Range"))
             if start != have:  # not the piece we asked for: drop the partial file and start over
                 part.unlink()
-                return False
+                return "the server sent another piece than the one asked for; starting over"
             mode = "ab"
         elif status == 200:
             have, total, mode = 0, length, "wb"  # whole file (a server that ignores Range lands here too)
@@ -241,21 +230,35 @@ def _fetch_once(url: str, part: Path, category: str, progress: bool) -> bool:
         with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
                                          unit_divisor=1024, desc=part.name[: -len(".part")],
                                          disable=not progress, leave=False) as bar:
-            try:
-                while block := response.read(CHUNK):
+            while True:
+                try:
+                    block = response.read1(CHUNK)  # what has arrived: read() would wait for a full CHUNK, and
+                    # a stall would lose the bytes that came before it
+                except TimeoutError:
+                    return f"the server stalled (no data for {timeout:g} s)"  # resume later
+                except (OSError, HTTPException) as e:
+                    return f"the connection dropped ({type(e).__name__})"  # IncompleteRead, reset: resume later
+                if not block:
+                    break
+                try:
                     f.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-            except (OSError, HTTPException):
-                return False  # connection dropped (IncompleteRead, reset, timeout): resume later
+                except OSError as e:  # our disk, not the connection: a retry cannot help
+                    from iapix.cli import WriteError
+
+                    full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+                    raise WriteError(e.errno, f"{part}: cannot write the download ({e.strerror or e}"
+                                     f"{'; the disk is full: free some space' if full else ''}); the part written is "
+                                     "kept: run the same command again to resume") from e
+                received += len(block)
+                bar.update(len(block))
 
     size = part.stat().st_size
     if length is not None and received < length:
-        return False  # short body: resume from where it stopped
+        return "the connection closed before the end of the file"  # resume from where it stopped
     if total is not None and size != total:
         part.unlink()
         raise DownloadError(f"{url}: file has {size} bytes, server reported {total}; partial file removed")
-    return True
+    return None
 
 
 def download_one(
@@ -266,8 +269,12 @@ def download_one(
     expect_counts: tuple[int, int, int] | None = PAPER_COUNTS,
     progress: bool = True,
     retries: int = 3,
+    timeout: float = TIMEOUT_S,
 ) -> Path:
-    """Download, verify and install one category's file; return the final path (see module doc)."""
+    """Download, verify and install one category's file; return the final path (see module doc).
+
+    ``progress=False`` hides the progress bar and the messages of success; an interrupted transfer is
+    still reported on stderr (it explains a wait of up to ``timeout`` seconds per attempt)."""
     category = check_category(category)
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
@@ -302,15 +309,17 @@ def download_one(
                 return final
 
     for attempt in range(retries + 1):
-        if _fetch_once(url, part, category, progress):
+        why = _fetch_once(url, part, category, progress, timeout)
+        if why is None:
             break
-        if attempt < retries:
-            say(f"{url}: transfer interrupted at {part.stat().st_size if part.exists() else 0} bytes; resuming")
+        if attempt < retries:  # said even without progress: it explains the wait
+            print(f"iapix download: {url}: {why} at {part.stat().st_size if part.exists() else 0} bytes; "
+                  f"resuming (retry {attempt + 1} of {retries})", file=sys.stderr)
             time.sleep(RETRY_WAIT_S * (attempt + 1))
     else:
         raise DownloadError(
-            f"{url}: transfer interrupted {retries + 1} times; the partial file {part} is kept, "
-            f"run again to resume"
+            f"{url}: transfer interrupted {retries + 1} times (last: {why}); the partial file {part} is kept, "
+            "run again to resume (--retries N tries more often, --timeout S waits longer)"
         )
 
     try:
@@ -332,6 +341,7 @@ def download(
     expect_counts: tuple[int, int, int] | None = PAPER_COUNTS,
     progress: bool = True,
     retries: int = 3,
+    timeout: float = TIMEOUT_S,
 ) -> list[Path]:
     """Download each category's sketch-rnn file into ``data_dir``; return the final paths in order.
 
@@ -344,7 +354,7 @@ def download(
     if not categories:
         raise ValueError("no category given")
     names = list(dict.fromkeys(check_category(c) for c in categories))  # de-duplicate, keep order
-    return [download_one(c, data_dir, base_url, force, expect_counts, progress, retries) for c in names]
+    return [download_one(c, data_dir, base_url, force, expect_counts, progress, retries, timeout) for c in names]
 
 
 # --------------------------------------------------------------------------- command line
@@ -352,7 +362,7 @@ def download(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``iapix download``."""
-    from iapix.cli import non_negative_int
+    from iapix.cli import non_negative_int, positive_float
 
     parser.add_argument("categories", nargs="+", metavar="CATEGORY",
                         help='category names as in the bucket, e.g. pig "alarm clock"')
@@ -368,20 +378,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     counts.add_argument("--any-counts", action="store_true", help="do not check the split sizes")
     parser.add_argument("--retries", type=non_negative_int, default=3,
                         help="resume an interrupted transfer this often (default 3)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    parser.add_argument("--timeout", type=positive_float, default=TIMEOUT_S, metavar="S",
+                        help="seconds without data before a transfer counts as stalled and is resumed "
+                             f"(default {TIMEOUT_S:g})")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars or messages of success (interruptions and errors are still reported)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Download every category; report failures per category. Exit code 0 if all succeeded, else 1."""
+    """Download every category; report failures per category. Exit status 0 if all succeeded, else 2 (as for
+    every failed iapix command)."""
     expect = None if args.any_counts else tuple(args.expect_counts)
     failed = 0
     for category in dict.fromkeys(args.categories):
         try:
             path = download_one(category, args.data, args.base_url, args.force, expect,
-                                progress=not args.quiet, retries=args.retries)
+                                progress=not args.quiet, retries=args.retries, timeout=args.timeout)
         except (ValueError, DownloadError) as e:
             print(f"iapix download: error: {e}", file=sys.stderr)
             failed += 1
         else:
             print(path)
-    return 1 if failed else 0
+    return 2 if failed else 0

@@ -1,16 +1,17 @@
-"""Build the small embedded dataset in ``data/`` from the real Quick, Draw! files in ``shared/``.
+"""Build the small embedded dataset in ``data/`` from the raw Quick, Draw! files (``iapix build-embedded``).
 
-Re-runnable and deterministic: the same inputs give the same arrays (``np.savez`` adds zip
-timestamps, so compare contents, not bytes). Sources (see ``data/README.md`` for provenance):
+Re-runnable and deterministic: the same inputs give the same arrays (``np.savez`` adds zip timestamps, so compare
+contents, not bytes). The raw files are the maintainers' copy (``--source``; by default ``shared/data/quickdraw``
+beside the repository); ``data/README.md`` gives their provenance:
 
-* ``cat``: the 2 000 unique drawings of ``class-intro/cat_2k.ndjson`` (simplified ndjson),
-  converted to stroke-3 with :func:`iapix.data.read_ndjson`;
+* ``cat``: the 2 000 unique drawings of ``class-intro/cat_2k.ndjson`` (simplified ndjson), converted to stroke-3
+  with :func:`iapix.data.read_ndjson`;
 * ``pig``, ``face``, ``radio``, ``alarm-clock``: 2 500 each, the ``sketches`` key of
   ``quickdraw_stimulus_generation/<category>.npz`` (Google's sketch-rnn *test* split, stroke-3 int16).
 
-Each category is split 80/10/10 into ``train``/``valid``/``test`` with a fixed seed and written as a
-sketch-rnn ``.npz`` (object arrays of ``(n, 3)`` int16), so it loads with the same reader as the full
-files from ``iapix download``.
+Each category is split 80/10/10 into ``train``/``valid``/``test`` with a fixed seed and written as a sketch-rnn
+``.npz`` (object arrays of ``(n, 3)`` int16), so it loads with the same reader as the full files of ``iapix
+download``.
 """
 
 from __future__ import annotations

@@ -1,52 +1,27 @@
-"""CNN encoder (the Yang path, image -> code) and the CNN image decoder used as a training aid (SPEC §2).
+"""The CNN encoder (the Yang path, image -> code) and the CNN image decoder, a training aid (method §2).
 
-Encoder, input [B, 1, 48, 48]:
+:class:`Encoder`, ``[B, 1, 48, 48]`` in ``[-1, 1]`` -> ``(mu, s2)``: two :class:`DilatedBlock` (32 and 64 channels:
+three parallel 3x3 convolutions with dilation 1, 2 and 5, each with its own instance norm, summed, ReLU, then a 3x3
+stride-2 convolution, instance norm, ReLU), 3x3 stride-2 convolutions to 128 and 256 channels, 48 -> 24 -> 12 -> 6
+-> 3; then linear maps of the ``3 * 3 * 256`` features to ``mu`` and to ``s2 = softplus(.) + 1e-10``, clamped into
+``s2_clamp`` (IA-pix2seq's ``[0.1, 1e5]``; none for RPCL and the VAE: ``Config.s2_clamp``). Every convolution has no
+bias and an affine instance norm. :func:`reparameterize`: ``z = mu + sqrt(s2) * eps``.
 
-    DilatedBlock(1 -> 32)    48 -> 24
-    DilatedBlock(32 -> 64)   24 -> 12
-    conv 3x3 s2 -> 128, IN, ReLU   12 -> 6
-    conv 3x3 s2 -> 256, IN, ReLU    6 -> 3
-    flatten 3*3*256 -> Linear -> mu [B, z];  -> Linear -> softplus (+1e-10) -> s2 [B, z]
+:class:`ImageDecoder`: linear ``z -> 3 * 3 * 256`` and ReLU, then four 3x3 stride-2 transposed convolutions (128, 64,
+32, 1 channels) with instance norm and ReLU on the hidden ones and tanh on the last. :func:`image_loss_l1`
+(IA-pix2seq) and :func:`image_loss_mse` (RPCL-pix2seq): summed over pixels, averaged over the batch.
 
-A dilated block: three parallel 3x3 convolutions (dilation 1, 2, 5, "same" padding), each followed by
-its own instance norm (as in the reference code, and as SPEC's "every convolution is followed by
-instance normalisation" reads literally), summed, ReLU, then a 3x3 stride-2 convolution, IN, ReLU.
-Every convolution has no bias and is followed by an affine ``InstanceNorm2d``; the linear layers
-have biases (as in the reference).
+Departures from the reference: symmetric padding, where TF's "SAME" pads bottom/right only (method §7 "padding");
+no instance norm before the image decoder's tanh by default, since a norm on the one output channel holds every
+image at mid-grey until its shift has climbed to the white of a sketch (method §7 "image decoder's last layer";
+``norm_last=True``, ``Config.image_norm_last``, restores it); PyTorch's default initialisation, not the reference's
+``N(0, 2 / fan-in)``, whose large weights learn slowly under Adam (method §7 "weight init"). The measurements
+behind both are in docs/benchmarks.md.
 
-Image decoder: Linear z -> 3*3*256 + ReLU, then four 3x3 stride-2 transposed convolutions
-(256 -> 128 -> 64 -> 32 -> 1; 3 -> 6 -> 12 -> 24 -> 48) with IN + ReLU on the three hidden ones and
-tanh on the last.
-
-Departures from the reference TF code:
-
-* Padding is symmetric (PyTorch ``padding=1``; transposed convolutions ``padding=1,
-  output_padding=1``); TF "SAME" with stride 2 pads bottom/right only (SPEC §7, "padding").
-* The last transposed convolution of the image decoder has no instance norm by default and has a
-  bias instead (SPEC §7 "image decoder's last layer": the reference normalises it too;
-  ``ImageDecoder(z_dim, norm_last=True)``, ``Config.image_norm_last``, does that). Measured
-  (``python benchmarks/init.py``): an instance norm on the single output channel sets every image's
-  pre-tanh map to mean 0 and spread 1, i.e. mid-grey, while a sketch is ~95 % white; the norm's shift
-  must first climb to the white level at Adam's pace, and meanwhile the image loss -- the encoder's
-  only training signal in the warm-up besides the strokes -- says little about the drawing. Four real
-  pigs, 120 Adam steps (lr 3e-3; `python benchmarks/init.py --only lastnorm`): L1 108 without the
-  norm, 910 with it (the best constant image: 420).
-* Weights use PyTorch's default initialisation (Kaiming-uniform), not the reference's
-  ``N(0, 2 / fan-in)`` with the fan-in taken as the kernel's first dimension (SPEC §7 "weight init":
-  std ``sqrt(2/3) = 0.82`` for every 3x3 convolution, 10-30x PyTorch's scale here). Instance norm
-  after every convolution makes the forward pass blind to that scale, but Adam's steps have a fixed
-  size of about ``lr``, so weights ten times larger change ten times more slowly in relative terms.
-  Measured (``python benchmarks/init.py --only cnn --steps 100 --threads 1``: encoder + image decoder
-  on the image task alone, same seed and batches): L1 image loss over the last 20 of 100 steps 439
-  with PyTorch's init, 643 with the reference's; on the validation images 447 vs 627.
-
-Fast path (ours, off by default): ``Encoder.bf16 = True`` (and ``ImageDecoder.bf16``;
-``IAPix.cnn_bf16`` sets both) runs the convolutions and instance norms under bfloat16 autocast
-(``iapix train --amp bf16-cnn``; training and validation alike); the linear layers at the code end,
-softplus, the clamp and everything after stay in float32. On a CPU with AMX or AVX-512 BF16 it nearly halves the encoder's forward + backward (0.31 s -> 0.18 s
-for a batch of 64 on one thread: ``python benchmarks/train.py --threads 1 --breakdown --amp none
-bf16-cnn``); without them oneDNN emulates bfloat16 and it is slower, so it is a switch, not a default.
-``ImageDecoder`` returns float32 in every mode (its losses are computed in float32 anyway).
+Fast path (ours, off by default): ``Encoder.bf16`` and ``ImageDecoder.bf16`` (``IAPix.cnn_bf16`` sets both;
+``iapix train --amp bf16-cnn``) run the convolutions and instance norms under bfloat16 autocast; the linear layers at
+the code and everything after stay in float32, and ``ImageDecoder`` returns float32. It pays only on CPUs with AMX
+or AVX-512 BF16; elsewhere bfloat16 is emulated and slower.
 """
 
 from __future__ import annotations
@@ -87,7 +62,8 @@ def reparameterize(mu: Tensor, s2: Tensor) -> Tensor:
 
 
 class DilatedBlock(nn.Module):
-    """[B, in_ch, H, W] -> [B, ch, ceil(H/2), ceil(W/2)]: three dilated convs (each + IN), sum, ReLU, stride-2 conv + IN + ReLU."""
+    """[B, in_ch, H, W] -> [B, ch, ceil(H/2), ceil(W/2)]: three dilated convs (each + IN), sum, ReLU, stride-2 conv
+    + IN + ReLU."""
 
     def __init__(self, in_ch: int, ch: int) -> None:
         super().__init__()
@@ -185,6 +161,6 @@ def image_loss_l1(pred: Tensor, target: Tensor) -> Tensor:
 
 def image_loss_mse(pred: Tensor, target: Tensor) -> Tensor:
     """RPCL-pix2seq image loss: squared error summed over pixels, averaged over the batch
-    (the reference's 'square' loss; SPEC §3 weights it by 0.5 in the total). [B, ...] x2 -> []."""
+    (the reference's 'square' loss; method §3 weights it by 0.5 in the total). [B, ...] x2 -> []."""
     _check_pair(pred, target)
     return (pred.float() - target.float()).square().flatten(1).sum(1).mean()

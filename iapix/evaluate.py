@@ -1,4 +1,4 @@
-"""Evaluation of a trained model (SPEC §6): Rec, Ret@1/10/50, latent overlap, t-SNE; JSON + Markdown report.
+"""Evaluation of a trained model (method §6): Rec, Ret@1/10/50, latent overlap, t-SNE; JSON + Markdown report.
 
 ``iapix evaluate --checkpoint runs/catpig-ia/best.pt runs/catpig-rpcl/best.pt`` or
 ``evaluate("runs/catpig-ia/best.pt")``. Read top to bottom:
@@ -11,16 +11,16 @@
 5. :func:`evaluate` (one checkpoint -> ``report.json``, ``report.md``, ``tsne.png``, ``samples.png``),
    :func:`compare` (one Markdown table across runs) and the CLI.
 
-The protocol (SPEC §6): every test sketch image is encoded, a sketch is decoded from its ``mu`` at
+The protocol (method §6): every test sketch image is encoded, a sketch is decoded from its ``mu`` at
 temperature 0.24 and rendered black on white at 48x48 with the data's own renderer
 (:func:`iapix.raster.render`). **Rec** is the share of these renderings that the classifier labels with
 the category of their source sketch. **Ret@k**: each rendering is encoded again to ``mu``; all test
 codes are ranked by squared Euclidean distance to it; a hit when its own source is among the first k.
 
-Where this module departs from the reference (SPEC §7), deliberately:
+Where this module departs from the reference (method §7), deliberately:
 
 * generated sketches are rendered black on white (the reference draws one colour per category and
-  reads the red channel for Ret), as §6 says;
+  reads the red channel for Ret), as method §6 says;
 * the Rec classifier is ours (neither repository has one; the README says "train a Sketch-a-Net"):
   :class:`SketchANet`, a Sketch-a-Net-style CNN sized for 48x48 images, described in its docstring.
   Its own test accuracy on the real test sketches is reported with every evaluation: Rec of a perfect
@@ -62,7 +62,7 @@ CLASSIFIER_FORMAT = 1
 
 
 class SketchANet(nn.Module):
-    """A Sketch-a-Net-style classifier for 48x48 sketch images (ours, SPEC §7 "Rec classifier").
+    """A Sketch-a-Net-style classifier for 48x48 sketch images (ours, method §7 "Rec classifier").
 
     Sketch-a-Net (Yu et al. 2015) reads 225x225 images: a large first filter (15x15, stride 3), five
     convolutions with three max-poolings, then two dropout-regularised fully connected layers of 512.
@@ -144,7 +144,7 @@ def augment_images(strokes: Sequence[np.ndarray], rng: np.random.Generator,
                    shrink: tuple[float, float] = (0.98, 1.0)) -> np.ndarray:
     """One augmented rendering per sketch -> [n, 48, 48].
 
-    The model's own training augmentation (SPEC §1): stretch x and y by [0.9, 1.1], drop interior
+    The model's own training augmentation (method §1): stretch x and y by [0.9, 1.1], drop interior
     points with probability 0.1, random centred shrink in ``shrink``; plus a horizontal flip with
     probability 1/2 (QuickDraw animals face either way; flipping is label-preserving).
     """
@@ -249,16 +249,17 @@ def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs:
 
 
 def generate_for_test(ck: Checkpoint, prepared: Prepared, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
-                      seed: int = 0, batch_size: int = 1024, progress: bool = False) -> list[np.ndarray]:
-    """One stroke-3 sketch (pixel units) per test sketch of ``prepared``, decoded from its ``mu``.
+                      seed: int = 0, batch_size: int = 1024, progress: bool = False,
+                      split: str = "test") -> list[np.ndarray]:
+    """One stroke-3 sketch (pixel units) per sketch of the ``split`` of ``prepared``, decoded from its ``mu``.
 
     Batched through :func:`iapix.sample.decode` (every sketch stops at its own ``p_end`` or
     the checkpoint's ``N_max``). A generation that ends before its first point is empty (0 rows)
     and is rendered as a blank image (``render(..., allow_empty=True)``); the report counts them.
     """
-    images = prepared.images["test"]
+    images = prepared.images[split]
     if len(images) == 0:
-        raise ValueError("the test split is empty: nothing to generate from")
+        raise ValueError(f"the {split} split is empty: nothing to generate from")
     mu, _ = encode(ck.model, images)
     return decode(ck, mu, temperature, greedy, seed, batch_size, progress)
 
@@ -308,7 +309,7 @@ def ret_from_ranks(ranks: Tensor, ks: Sequence[int] = RET_KS) -> dict[str, float
 
 def ret(model: IAPix, generated_images: Tensor | np.ndarray, test_mu: Tensor,
         ks: Sequence[int] = RET_KS) -> dict[str, float]:
-    """Ret@k (SPEC §6): encode each generated image [N, (1,) 48, 48] to ``mu``, rank the test codes
+    """Ret@k (method §6): encode each generated image [N, (1,) 48, 48] to ``mu``, rank the test codes
     ``test_mu [N, D]`` (row i = the source of image i) by squared distance, hit when the source is in the
     first k. Returns ``{"ret@1": .., "ret@10": .., "ret@50": .., "mean_rank": ..}`` (rank 0 = nearest)."""
     gen_mu, _ = encode(model, generated_images)
@@ -437,15 +438,57 @@ def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: S
     return out
 
 
+def code_structure(train_mu: Tensor | np.ndarray, train_labels: Sequence[int] | np.ndarray, mu: Tensor | np.ndarray,
+                   labels: Sequence[int] | np.ndarray, n_clusters: Sequence[int] = (), seed: int = 0) -> dict:
+    """Do the codes *hold* the category, and do they *cluster* by it? Two questions the GMM's NMI mixes up.
+
+    * ``probe``: accuracy on ``mu [N, D]`` (``labels [N]``) of a linear probe -- a multinomial logistic
+      regression on standardised codes -- fitted on ``train_mu [M, D]`` / ``train_labels``. High: the
+      category is linearly readable from the codes.
+    * ``kmeans_nmi``: ``{k: NMI}`` -- k-means (``n_init=10``) fitted on the training codes, its cluster of
+      each code of ``mu`` against the category, for each ``k`` in ``n_clusters`` (default: the number of
+      categories). High: the category is the direction the codes *cluster* along, so a GMM fitted to them
+      can find it.
+
+    Read with ``overlap_measures``' ``nmi``: a high probe with a low k-means NMI says the codes are at
+    fault (the category is there but not as clusters); a high k-means NMI with a low GMM NMI says the
+    mixture is (it missed clusters that are there).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_fit = np.asarray(torch.as_tensor(train_mu).float().cpu(), dtype=np.float64)
+    y_fit = np.asarray(train_labels, dtype=np.int64)
+    x = np.asarray(torch.as_tensor(mu).float().cpu(), dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    if x_fit.ndim != 2 or x.ndim != 2 or x_fit.shape[1] != x.shape[1] or len(x_fit) != len(y_fit) or len(x) != len(y):
+        raise ValueError(f"code_structure: codes {x_fit.shape} / {x.shape} must be [N, D] with one label each "
+                         f"(got {len(y_fit)} / {len(y)} labels)")
+    if len(np.unique(y_fit)) < 2:
+        raise ValueError("code_structure: the training codes hold one category; a probe needs at least two")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probe.fit(x_fit, y_fit)
+    out: dict = {"probe": float((probe.predict(x) == y).mean()), "kmeans_nmi": {}}
+    for k in (n_clusters or (len(np.unique(y_fit)),)):
+        if not 1 <= k <= len(x_fit):
+            raise ValueError(f"code_structure: k-means needs 1 <= k <= {len(x_fit)} training codes, got k = {k}")
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x_fit)
+        out["kmeans_nmi"][int(k)] = _nmi(y, km.predict(x))
+    return out
+
+
 def tsne_plot(mu: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray, categories: Sequence[str],
               means: Tensor | np.ndarray | None = None, alpha: Tensor | np.ndarray | None = None, seed: int = 0,
-              path: str | Path | None = None, title: str | None = None):
+              path: str | Path | None = None, title: str | None = None, ax=None):
     """t-SNE map of codes mu [N, D] coloured by category; Gaussians' means [K, D] embedded with them.
 
     The means of the alive Gaussians (``alpha > 1e-3``) are appended to the codes before t-SNE
     (sklearn, PCA init, perplexity ``min(30, (n - 1) / 3)``, ``random_state=seed``) so they land in the
-    same map, and drawn as black crosses with an area proportional to ``alpha``. Returns the figure
-    (saved to ``path`` when given).
+    same map, and drawn as black crosses with an area proportional to ``alpha``. Drawn on ``ax`` when given
+    (e.g. one panel of several side by side), else on a figure of its own. Returns the figure (saved to
+    ``path`` when given).
     """
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
@@ -465,20 +508,24 @@ def tsne_plot(mu: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray, categ
         raise ValueError(f"tsne_plot: t-SNE needs at least 5 points, got {len(pts)}")
     emb = TSNE(n_components=2, perplexity=min(30.0, (len(pts) - 1) / 3), init="pca",
                random_state=seed).fit_transform(pts)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(6, 5))
+    fig = ax.figure
     for c, name in enumerate(categories):
         sel = labels == c
         ax.scatter(emb[:len(x)][sel, 0], emb[:len(x)][sel, 1], s=6, alpha=0.6, label=name)
     if len(m):
         ax.scatter(emb[len(x):, 0], emb[len(x):, 1], s=40 + 600 * a / a.max(), marker="X", c="black",
                    edgecolors="white", linewidths=0.8, label="Gaussian means (size ~ alpha)")
-    leg = ax.legend(fontsize=7)
+    leg = ax.legend(fontsize=9)
     for h in leg.legend_handles:  # same marker size in the legend for codes and means
-        h.set_sizes([30])
+        h.set_sizes([40])
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or "t-SNE of test codes mu", fontsize=9)
-    fig.tight_layout()
+    ax.set_title(title or "t-SNE of test codes mu", fontsize=10)
+    if own:
+        fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100)
@@ -511,6 +558,9 @@ def report_markdown(r: dict) -> str:
             ("weighted Bhattacharyya overlap", _fmt(o["bc_weighted"])), ("max Bhattacharyya overlap", _fmt(o["bc_max"])),
             ("ambiguous codes (top-2 posteriors within 2x)", _fmt(o["ambiguous"])),
             ("NMI(components, categories)", _fmt(o["nmi"])), ("purity", _fmt(o["purity"])),
+            ("linear probe on the codes (train -> test accuracy)", _fmt(r["structure"]["probe"])),
+            *((f"k-means NMI, k = {k} (clusters of the codes vs categories)", _fmt(v))
+              for k, v in r["structure"]["kmeans_nmi"].items()),
             ("empty generations", r["empty_generations"]), ("mean generated length", _fmt(r["mean_length"], 1)),
             ("generations ended by p_end before N_max", _fmt(r.get("ended"))),
             (f"per-Gaussian control: lowest majority share (alpha >= {CONTROL_MIN_ALPHA})",
@@ -528,20 +578,56 @@ def report_markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare(reports: Sequence[dict]) -> str:
-    """One Markdown table, one row per report (run): Rec, Ret@k, classifier bound and overlap measures."""
+def compare(reports: Sequence[dict], digits: int = 3) -> str:
+    """One Markdown table, one row per report (run): Rec, Ret@k, classifier bound and overlap measures,
+    each with ``digits`` decimals."""
     head = ["run", "objective", "test", "Rec", "Ret@1", "Ret@10", "Ret@50", "clf acc", "ended", "alive/K",
-            "BC (weighted)", "ambiguous", "NMI", "purity", "control (min)"]
+            "BC (weighted)", "ambiguous", "NMI", "purity", "probe", "k-means NMI", "control (min)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in reports:
         o = r["overlap"]
-        cells = [r.get("name") or r["checkpoint"], r["objective"], r["n_test"], _fmt(r["rec"]), _fmt(r["ret"]["ret@1"]),
-                 _fmt(r["ret"]["ret@10"]), _fmt(r["ret"]["ret@50"]), _fmt(r["classifier"]["test_acc"]),
-                 _fmt(r.get("ended")), f"{o['alive']}/{o['K']}", _fmt(o["bc_weighted"]), _fmt(o["ambiguous"]),
-                 _fmt(o["nmi"]), _fmt(o["purity"]),
-                 _fmt(min((c["share"] for c in r.get("control") or []), default=None))]
+        f = lambda x: _fmt(x, digits)  # noqa: E731
+        cells = [r.get("name") or r["checkpoint"], r["objective"], r["n_test"], f(r["rec"]), f(r["ret"]["ret@1"]),
+                 f(r["ret"]["ret@10"]), f(r["ret"]["ret@50"]), f(r["classifier"]["test_acc"]),
+                 f(r.get("ended")), f"{o['alive']}/{o['K']}", f(o["bc_weighted"]), f(o["ambiguous"]),
+                 f(o["nmi"]), f(o["purity"]), f(r["structure"]["probe"]),
+                 " / ".join(f"{f(v)} (k={k})" for k, v in r["structure"]["kmeans_nmi"].items()),
+                 f(min((c["share"] for c in r.get("control") or []), default=None))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def score(ck: Checkpoint, classifier: nn.Module, data: Prepared, split: str = "test",
+          temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False, seed: int = 0,
+          progress: bool = False) -> tuple[dict, list[np.ndarray], Tensor]:
+    """Every measure of one model on one split of ``data`` (prepared for its checkpoint): what ``iapix
+    evaluate`` reports and ``iapix curve`` records, computed in one place.
+
+    Returns ``(scores, generated, mu)``: ``scores`` = ``{rec, ret, overlap, structure, control, ended,
+    mean_length, empty_generations}`` (:func:`rec`, :func:`ret`, :func:`overlap_measures`,
+    :func:`code_structure` with k = the number of categories and k = K, :func:`component_control`);
+    ``generated``: one sketch per sketch of the split, decoded from its ``mu [N, D]``.
+    """
+    model = ck.model
+    labels = data.labels[split]
+    if len(labels) == 0:
+        raise ValueError(f"the {split} split is empty: nothing to generate from")
+    mu, s2 = encode(model, data.images[split])
+    generated = decode(ck, mu, temperature, greedy, seed, progress=progress)
+    images = render(generated, allow_empty=True)
+    train_mu, _ = encode(model, data.images["train"])
+    ks = sorted({len(ck.categories), model.latent.K})
+    control = component_control(ck, classifier, temperature=temperature, greedy=greedy, seed=seed) \
+        if model.cfg.objective != "vae" else []
+    scores = {
+        "rec": rec(classifier, images, labels), "ret": ret(model, images, mu),
+        "overlap": overlap_measures(model, mu, s2, labels, ck.categories),
+        "structure": code_structure(train_mu, data.labels["train"], mu, labels, ks, seed=seed),
+        "control": control, "ended": ended_share(generated, ck.max_len),
+        "mean_length": float(np.mean([len(g) for g in generated])),
+        "empty_generations": int(sum(len(g) == 0 for g in generated)),
+    }
+    return scores, generated, mu
 
 
 def _run_name(checkpoint: Path) -> str:
@@ -553,7 +639,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
              out_dir: str | Path | None = None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None,
              device: str | torch.device = "cpu", greedy: bool = False, classifier_epochs: int = 8,
              tsne: bool = True, n_show: int = 12, progress: bool = True) -> dict:
-    """Evaluate one checkpoint (SPEC §6) -> the report dict; writes it to ``out_dir``.
+    """Evaluate one checkpoint (method §6) -> the report dict; writes it to ``out_dir``.
 
     ``out_dir`` (default ``<checkpoint folder>/eval``) gets ``report.json``, ``report.md``,
     ``tsne.png`` (unless ``tsne=False``) and ``samples.png`` (``n_show`` test sketches beside their
@@ -586,17 +672,8 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     timings["classifier"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    generated = generate_for_test(ck, data, temperature, greedy, seed, progress=progress)
-    timings["generate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    gen_images = render(generated, allow_empty=True)
-    test_mu, test_s2 = encode(model, data.images["test"])
-    rec_score = rec(clf, gen_images, labels)
-    ret_scores = ret(model, gen_images, test_mu)
-    overlap = overlap_measures(model, test_mu, test_s2, labels, cats)
-    control = component_control(ck, clf, temperature=temperature, greedy=greedy, seed=seed) \
-        if model.cfg.objective != "vae" else []
-    timings["scores"] = time.perf_counter() - t
+    scores, generated, test_mu = score(ck, clf, data, "test", temperature, greedy, seed, progress)
+    timings["generate and score"] = time.perf_counter() - t
 
     t = time.perf_counter()
     if tsne:
@@ -612,11 +689,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classif
     report = {
         "name": _run_name(ckpt_path), "checkpoint": str(ckpt_path), "objective": model.cfg.objective,
         "categories": cats, "data_dir": str(data_dir), "limit": limit, "n_test": int(len(labels)),
-        "temperature": temperature, "greedy": greedy, "seed": seed,
-        "rec": rec_score, "ret": ret_scores, "classifier": clf_info, "overlap": overlap,
-        "empty_generations": int(sum(len(s) == 0 for s in generated)),
-        "ended": ended_share(generated, ck.max_len), "control": control,
-        "mean_length": float(np.mean([len(s) for s in generated])),
+        "temperature": temperature, "greedy": greedy, "seed": seed, "classifier": clf_info, **scores,
         "checkpoint_step": ck.info.get("step"), "checkpoint_epoch": ck.info.get("epoch"),
         "seconds": {k: round(v, 2) for k, v in {**timings, "total": time.perf_counter() - t0}.items()},
         "out_dir": str(out),

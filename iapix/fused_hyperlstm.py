@@ -1,24 +1,19 @@
-"""The fast path of the HyperLSTM: a whole teacher-forced sequence as one autograd Function.
+"""The fast path of the HyperLSTM: a whole teacher-forced sequence as one autograd Function (method §2).
 
-:class:`iapix.decoder.HyperLSTMCell` is written to be read: ``_recur`` is one step in plain tensor
-code, and autograd differentiates it. Training spends most of its decoder time in that loop, so
-``HyperLSTMCell.forward`` runs the same computation through :func:`fused_sequence` here when
-``cell.fused`` is True (the default; the one switch) and neither autocast nor ``compile_step`` is on.
+:class:`iapix.decoder.HyperLSTMCell` is written to be read: ``_recur`` is one step in plain tensor code, and
+autograd differentiates it. Training spends most of its decoder time in that loop, so ``HyperLSTMCell.forward`` runs
+the same computation through :func:`fused_sequence` when ``cell.fused`` is True (the default; the one switch) and
+neither autocast nor ``compile_step`` is on.
 
-``_FusedHyperLSTM`` is an autograd Function with a hand-written backward through time: no per-op
-autograd graph, layer norms through ``native_layer_norm(_backward)``, activations written in place,
-weight gradients accumulated with ``addmm_``/``baddbmm_``, per-step saved tensors (big ``[T, ...]``
-buffers would be mapped afresh by the allocator on every call: page faults cost ~30% of a step),
-``tanh`` as ``2 sigmoid(2x) - 1`` (``torch.tanh`` is several times slower than ``sigmoid`` on the
-CPUs tried). Its values and gradients equal the step-by-step autograd path ``_recur`` (float64
-test, and ``gradcheck``, in ``tests/test_decoder.py``). bf16 autocast keeps the autograd path, which
-autocast handles op by op. No double backward.
-Measured (``benchmarks/decoder.py``, 1 CPU thread, fp32, batch 128, training step of the whole
-decoder, ratio to the same pipeline with ``torch.nn.LSTM``/oneDNN): paper size (H 2048, hyper 256,
-embed 32) 1.35-1.5x; small size (H 512, hyper 64, embed 32) ~1.7x. The floor is set by the extra
-matrix products: the hyper cell's share of ``W_h h`` (+12.5%) and the embeddings
-(``12 * embed_size / (4 H)``: +19% at H 512, +5% at H 2048); the rest is memory traffic of the
-pointwise ops.
+``_FusedHyperLSTM`` has a hand-written backward through time: no per-op autograd graph, layer norms through
+``native_layer_norm(_backward)``, activations written in place, weight gradients accumulated with
+``addmm_``/``baddbmm_``, tensors saved per step (one big ``[T, ...]`` buffer would be mapped afresh by the allocator
+on every call), and ``tanh`` computed as ``2 sigmoid(2x) - 1`` (faster than ``torch.tanh`` on the CPUs tried). Its
+values and gradients equal those of ``_recur`` (a float64 comparison and ``gradcheck`` in ``tests/test_decoder.py``).
+Under bf16 autocast the cell keeps the autograd path, which autocast handles op by op. No double backward.
+
+What it buys, and the floor that the hyper cell's extra matrix products set on its ratio to ``torch.nn.LSTM``:
+``python benchmarks/decoder.py``; the numbers are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from iapix.decoder import FORGET_BIAS, LN_EPS
+from iapix.cell_constants import FORGET_BIAS, LN_EPS
 
 _sigmoid_bwd = torch.ops.aten.sigmoid_backward
 _tanh_bwd = torch.ops.aten.tanh_backward

@@ -1,56 +1,32 @@
-"""The latent Gaussian mixture and its learning rules (SPEC §3, §7).
+"""The latent Gaussian mixture and its learning rules (method §3): BYY harmony learning for IA-pix2seq, EM and RPCL
+for RPCL-pix2seq, a fixed N(0, I) for the VAE baseline.
 
-The GMM has ``K`` diagonal Gaussians with weights ``alpha [K]``, means ``means [K, D]`` and
-variances ``variances [K, D]``. They are *buffers*, never trained by gradient: each training
-iteration first replaces them by a smoothed closed-form update computed from the batch's detached
-codes (:meth:`GMMLatent.update`), then the losses (:meth:`GMMLatent.losses`) are evaluated with
-the new parameters held constant, and gradients flow into the encoder through ``mu``, ``s2`` and
-the posterior ``g``.
+:class:`GMMLatent` holds ``K`` diagonal Gaussians in buffers (``alpha [K]``, ``means [K, D]``, ``variances [K, D]``),
+never trained by gradient. In each training iteration :meth:`GMMLatent.update` first replaces them by a smoothed
+closed-form step on the batch's detached codes; :meth:`GMMLatent.losses` then evaluates the latent losses with the
+new parameters held constant, so gradients reach the encoder through ``mu``, ``s2`` and the posterior ``g`` at the
+sampled ``z`` (method §7 "GMM update order").
 
-Three objectives share the module:
+* ``"ia"``: ``g`` clipped into ``[1/(100 K), 1]``; BYY weights ``b = g (1 + delta)``, ``delta = L - sum_j g_j L_j``
+  clipped into ``[-1.0001, 1]``, ``L = ln g - 0.5 sum_d s2 / v``; M-step on ``z`` with ``b`` (method §3 steps 1-7);
+  harmony losses, with no entropy parts; component label ``argmax b``. With ``em=True``, while the image loss is on,
+  ``b = g``: BYY on the codes of an untrained encoder prunes the mixture to one or two Gaussians for good, so EM
+  fits it to the codes first (ours, method §7 "GMM during the image warm-up").
+* ``"rpcl"``: ``g`` clipped into ``[1e-5, 1]``; an EM step with ``g`` on the encoder means ``mu`` (variance around
+  the new mean), and after 500 updates, on every third, RPCL weights ``winner - 1e-4 * rival``; KL losses; label
+  ``argmax g``.
+* ``"vae"``: one standard normal (``K`` is set to 1), never updated; the usual KL, weight term 0.
 
-* ``"ia"``   -- IA-pix2seq: one BYY harmony step (SPEC §3 steps 1-7) on the sampled codes ``z``;
-  harmony losses (no entropy parts). While the image warm-up lasts, the step uses plain EM weights
-  ``b = g`` (``update(..., em=True)``; SPEC §3, §7 "GMM during the image warm-up"): BYY applied to the
-  codes of an untrained encoder, which have no cluster structure yet, prunes the mixture to one or
-  two Gaussians within a few hundred steps, and a pruned Gaussian never returns. EM first fits the
-  GMM to the codes as the encoder learns; BYY then starts from that fit.
-* ``"rpcl"`` -- RPCL-pix2seq baseline: EM with the posterior ``g`` of the sampled ``z`` as weights
-  and the encoder mean ``mu`` as data, variance around the *new* mean; after 500 steps every third
-  step an RPCL update with weights ``winner - 1e-4 * rival`` instead; KL losses.
-* ``"vae"``  -- a plain VAE prior: one standard normal (``K`` is ignored and set to 1), never updated;
-  the Gaussian loss is the usual KL to N(0, I) and the weight loss is 0.
+Each step ends with ``0.95 * old + 0.05 * new`` and clipping. It is split into pure functions, :func:`posterior` ->
+:func:`byy_weights` / :func:`rpcl_weights` -> :func:`sufficient_stats` (sums over the batch) -> ``reduce`` (e.g. an
+all-reduce across GPUs) -> :func:`apply_stats`, so that each can be read and tested alone.
 
-The learning rule is split into pure functions so that each step can be read (and tested) on its
-own and so that a multi-GPU trainer can all-reduce the batch statistics between the two halves:
-``posterior`` -> ``byy_weights`` (ia) / ``rpcl_weights`` (rpcl) -> ``sufficient_stats`` (SUMS over
-the batch) -> ``reduce`` (optional, e.g. ``all_reduce``) -> ``apply_stats``.
-
-Numerics: every function casts its inputs up to float32 (bf16 in, float32 out) and uses only
-broadcast elementwise ops and reductions (no matmul/einsum, which ``torch.autocast`` would run in
-bf16; the [B, K, D] intermediates are small); the posterior is computed in log space with a
-log-sum-exp (a softmax), so no large number is ever exponentiated.
-
-Where this module departs from the reference TF code (SPEC §7 lists the rest):
-
-* Posterior in log space for both objectives. The reference exponentiates the (mean-shifted)
-  log-densities in float64, which overflows to ``inf/inf = NaN`` or underflows to a uniform ``g``
-  when codes are far from every Gaussian; the values agree wherever the reference does neither.
-* The posterior ``g`` used *in the losses* is evaluated against the *new* GMM (SPEC §7 "the
-  losses use the new GMM"); the reference reuses the ``g`` of the BYY/EM step, i.e. against the
-  old GMM. With the 0.95/0.05 smoothing the two differ by a few percent of one update. ``losses``
-  takes the codes at which ``g`` is evaluated as ``z`` (pass the sampled ``z`` to match the
-  reference, whose ``g`` carries gradient through ``z = mu + sqrt(s2) eps`` into ``mu`` and
-  ``s2``); without ``z`` it uses ``mu``.
-* RPCL weight term: the reference computes ``g * log(g / (alpha + 1e-10) + 1e-10)``; here
-  ``g * (log g - log max(alpha, 1e-10))``. With ``g >= 1e-5`` and ``alpha <= 1`` the inner
-  ``+1e-10`` changes the value by less than 1e-5 per term.
-* The M-step sums are taken around the old means (``d = z - m_old``) instead of around zero;
-  this is the same algebra (``sum w z = sum w d + m_old sum w``), keeps float32 precise when the
-  means are large compared with the spread, and lets RPCL's "variance around the new mean" be
-  formed from sums that can be all-reduced.
-* ``byy_weights`` uses ``ln g`` where the reference uses ``ln(g + 1e-10)``; ``g >= 1/(100 K)`` after
-  clipping, so the difference is below 1e-7 relative.
+Departures from the reference (method §7 "numerics", "GMM update order"): float32 and elementwise ops throughout,
+also under bf16 autocast; the posterior is a log-space softmax for both objectives (the reference's ``exp``
+overflows or underflows far from every Gaussian); the losses' ``g`` is evaluated against the new GMM (the reference
+reuses the step's ``g``, computed against the old one: a few percent of one update apart); the M-step sums are
+taken around the old means (the same algebra, precise in float32); ``ln g`` for ``ln(g + 1e-10)`` and
+``max(alpha, 1e-10)`` for ``alpha + 1e-10``, differences below 1e-5 per term.
 """
 
 from __future__ import annotations
@@ -75,7 +51,7 @@ ALIVE = 1e-3  # a Gaussian is alive while alpha_k > ALIVE (the training log, eva
 
 
 def kl_weight(step: int | float, rate: float = 0.9999) -> float:
-    """Warm-up weight of the latent losses, ``w_t = 1 - 0.999 * rate**t`` (SPEC §4: rate 0.9999)."""
+    """Warm-up weight of the latent losses, ``w_t = 1 - 0.999 * rate**t`` (method §4: rate 0.9999)."""
     return 1.0 - 0.999 * rate ** float(step)
 
 
@@ -109,10 +85,10 @@ def log_joint(z: Tensor, alpha: Tensor, means: Tensor, variances: Tensor) -> Ten
 
 
 def posterior(z: Tensor, alpha: Tensor, means: Tensor, variances: Tensor, floor: float) -> Tensor:
-    """Clipped responsibilities ``g [B, K]`` (SPEC §3 steps 1-2).
+    """Clipped responsibilities ``g [B, K]`` (method §3 steps 1-2).
 
-    ``g_ik = alpha_k N_ik / sum_j alpha_j N_ij`` as a softmax of ``ln alpha_k + ln N_ik`` (the per-row shift of step 1 is
-    implicit), clipped into ``[floor, 1]`` and renormalised per row. Differentiable in ``z``.
+    ``g_ik = alpha_k N_ik / sum_j alpha_j N_ij`` as a softmax of ``ln alpha_k + ln N_ik`` (the per-row shift of step 1
+    is implicit), clipped into ``[floor, 1]`` and renormalised per row. Differentiable in ``z``.
     """
     g = torch.softmax(log_joint(z, alpha, means, variances), dim=1).clamp(floor, 1.0)
     return g / g.sum(1, keepdim=True)
@@ -178,7 +154,7 @@ def apply_stats(
     decay: float,
     kind: Literal["ia", "rpcl"],
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """M-step from (reduced) sums, then smoothing and clipping (SPEC §3 steps 6-7, §7).
+    """M-step from (reduced) sums, then smoothing and clipping (method §3 steps 6-7, §7).
 
     ``ia``:   ``m' = sum w z / B_k``, ``v' = sum w (s2 + (z - m_old)^2) / B_k``, ``alpha' = B_k / n``;
               ``v`` clipped into [1e-10, 1e5], ``alpha`` into [1e-10, 1].
@@ -290,7 +266,7 @@ class GMMLatent(nn.Module):
         """One smoothed update of the GMM from a batch (detached), then ``steps += 1``.
 
         z [B, D]: sampled codes; s2 [B, D]: encoder variances; mu [B, D]: encoder means (rpcl only).
-        ia:   g = posterior(z), b = byy_weights(g, s2, v), M-step on z (SPEC §3 steps 1-7);
+        ia:   g = posterior(z), b = byy_weights(g, s2, v), M-step on z (method §3 steps 1-7);
               with ``em=True`` (the image warm-up) b = g instead: one smoothed EM step.
         rpcl: g = posterior(z), M-step on mu with weights g (EM), or, when ``steps > 500`` and
               ``steps % 3 == 0`` (``steps`` counted before this update, as the reference's

@@ -1,42 +1,35 @@
-"""The whole IA-pix2seq model: config, presets, and a forward pass that returns every loss term.
+"""The whole IA-pix2seq model: :class:`Config`, its presets, and a forward pass that returns every loss term.
 
-Read top to bottom:
+* :class:`Config` -- one dataclass for data, networks, latent, optimisation and schedule; each field carries its
+  ``iapix train --flag`` help (``metadata["help"]``; the flags are made in :mod:`iapix.config_cli`). :func:`preset`:
+  ``paper`` (the paper's network: z 128, HyperLSTM 2048 with a 256-unit hyper cell and embeddings of 32, batch 128),
+  ``small`` (z 32, HyperLSTM 256 / 32 / 8, batch 64: trains on a CPU on the embedded data), ``tiny`` (tests).
+  ``K = len(categories) * num_sub`` Gaussians. Checkpoints written before a field existed load with the behaviour
+  they were trained with (``LEGACY_DEFAULTS``); a resumed run may change only its ``BUDGET`` fields.
+* :class:`IAPix` -- ``encoder`` (image -> ``mu``, ``s2``; the Yang path), ``latent`` (the GMM buffers and their
+  update rule), ``decoder`` (``z`` -> strokes; the Ying path) and ``image_decoder`` (``z`` -> image, a training aid).
+* :meth:`IAPix.forward` -- one pass (method §3-4): encode and sample ``z = mu + sqrt(s2) * eps``; in training,
+  update the GMM from the batch's detached codes *before* the loss (method §7 "GMM update order"), for ``ia`` with
+  EM weights ``b = g`` while the image loss is on, or for the first ``em_steps`` steps when that is set, and BYY
+  after (method §7 "GMM during the image warm-up"; ``gmm_warmup="byy"`` is the reference's BYY from step 1); the
+  latent losses with the new GMM; the reconstruction loss from ``z`` (validation: from ``mu``, method §7
+  "validation"); the image loss. With ``w_t = 1 - 0.999 * kl_rate^t`` (method §4):
 
-1. :class:`Config` -- one dataclass for networks, latent, optimisation and data; presets
-   ``paper``, ``small``, ``tiny`` (:func:`preset`).
-2. :class:`IAPix` -- ``encoder`` (image -> ``mu``, ``s2``; the Yang path), ``latent`` (the GMM
-   buffers and their update rule), ``decoder`` (``z`` -> strokes; the Ying path) and
-   ``image_decoder`` (``z`` -> image, a training aid).
-3. :meth:`IAPix.forward` -- one training or validation pass (SPEC §3-4):
+  * ``ia``:   ``total = 0.5 * w_t * (weight + gauss) + recon + image``, the L1 image term in the first
+    ``image_epochs`` epochs only;
+  * ``rpcl``: ``total = w_t * (weight + gauss) + recon + 0.5 * MSE image loss`` for the whole run (method §7 "RPCL
+    loss");
+  * ``vae``:  ``total = w_t * gauss + recon + image``, the image term as for ``ia``.
 
-   * encode, sample ``z = mu + sqrt(s2) * eps``;
-   * training only: update the GMM from the batch's detached codes (BYY harmony step for ``ia``,
-     EM/RPCL for ``rpcl``) *before* the loss, as the reference does (§7 "GMM update order"); for
-     ``ia`` the update uses plain EM weights ``b = g`` while the image loss is on (the first
-     ``image_epochs`` epochs) and BYY from then on (§7 "GMM during the image warm-up", ours; see
-     :mod:`iapix.latent`); ``gmm_warmup="byy"`` is the reference's BYY from step 1;
-   * latent losses with the new GMM held constant; reconstruction loss of the strokes from ``z``
-     (validation: from ``mu``, §7 "validation"); image loss;
-   * ``total`` = ``0.5 * w_t * (weight + gauss) + recon + image`` for ``ia`` (the image term only for
-     the first ``image_epochs`` epochs, L1), ``w_t * (weight + gauss) + recon + 0.5 * MSE`` for
-     ``rpcl`` (§7 "RPCL loss"); for the ``vae`` baseline ``w_t * gauss + recon`` plus the same image
-     term as ``ia``. ``w_t = 1 - 0.999 * 0.9999^t``.
-
-The encoder variance is clamped into ``[0.1, 1e5]`` for ``ia`` only (SPEC §2: "IA-pix2seq clamps
-``s2``"); ``Config.s2_clamp`` can set it explicitly for any objective.
-
-An *epoch* is ``max(one pass over the training set, epoch_steps)`` optimiser steps
-(:mod:`iapix.train`, SPEC §7 "validation interval"), so ``image_epochs = 3`` is ~3 000 steps at
-every data size, as at paper scale.
-
-Presets: ``paper`` is the paper's network (z 128, HyperLSTM 2048 with a 256-unit hyper cell and
-embeddings of 32, M = 20, K = 2 per category); ``small`` trains on a laptop CPU on the embedded data
-(z 32, HyperLSTM 256 / 32 / 8); ``tiny`` is for tests.
+An *epoch* is ``max(one pass over the training set, epoch_steps)`` optimiser steps (:mod:`iapix.train`, method §7
+"validation interval"), so ``image_epochs = 3`` is ~3 000 steps at every data size, as at paper scale. The encoder
+variance is clamped into ``[0.1, 1e5]`` for ``ia`` only (method §2; ``Config.s2_clamp``). :func:`learning_rate` is
+method §4's schedule.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -48,53 +41,70 @@ from iapix.encoder import Encoder, ImageDecoder, image_loss_l1, image_loss_mse, 
 from iapix.latent import OBJECTIVES, GMMLatent, kl_weight
 
 
+def _setting(default: object, help: str):
+    """A :class:`Config` field: its default and its ``iapix train --flag`` help (kept in ``metadata["help"]``)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class Config:
     """Everything that defines a run. ``K = len(categories) * num_sub`` Gaussians."""
 
     # data
-    categories: tuple[str, ...] = ("cat", "pig")  # the categories to train on (data/<name>.npz); K = len(categories) * num_sub
-    max_len: int = 250  # drop longer sketches (N_max is the longest kept one)
-    augment_scale: float = 0.1  # stretch x and y independently by a factor in [1 - this, 1 + this] (train only)
-    augment_drop: float = 0.1  # drop an interior stroke point with this probability (train only)
-    image_shrink: tuple[float, float] = (0.98, 1.0)  # shrink each training image towards its centre by a ratio in this range
+    categories: tuple[str, ...] = _setting(("cat", "pig"), "the categories to train on (data/<name>.npz); "
+                                           "K = len(categories) * num_sub")
+    max_len: int = _setting(250, "drop longer sketches (N_max is the longest kept one)")
+    augment_scale: float = _setting(0.1, "stretch x and y independently by a factor in [1 - this, 1 + this] "
+                                    "(train only)")
+    augment_drop: float = _setting(0.1, "drop an interior stroke point with this probability (train only)")
+    image_shrink: tuple[float, float] = _setting((0.98, 1.0), "shrink each training image towards its centre by a "
+                                                 "ratio in this range")
     # (the reference renders the image from the original sketch; with 3 600 training sketches that let the code path
-    # overfit after ~2 000 steps; rendering it from the augmented strokes halved the train/valid gap: README "How
-    # these were found")
-    augment_image: bool = True  # render each training image from its augmented strokes (the decoder's target), not the original
+    # overfit after ~2 000 steps; rendering it from the augmented strokes halved the train/valid gap: docs/results.md
+    # "How these were found")
+    augment_image: bool = _setting(True, "render each training image from its augmented strokes (the decoder's "
+                                   "target), not the original")
     # networks
-    z_dim: int = 128  # size of the latent code z
-    cell: str = "hyper"  # decoder cell: "hyper" | "layernorm" | "lstm"
-    hidden_size: int = 2048  # units of the decoder's main LSTM
-    hyper_size: int = 256  # units of the HyperLSTM's small hyper cell
-    embed_size: int = 32  # size of the HyperLSTM's per-gate embeddings
-    num_mixture: int = 20  # M, bivariate Gaussians in the decoder's output mixture
-    dropout_keep: float = 0.9  # keep probability of the recurrent dropout on the candidate g
-    image_norm_last: bool = False  # instance norm before the image decoder's tanh, as the reference (measured slower: encoder.py)
-    s2_clamp: tuple[float, float] | None | str = "auto"  # clamp of the encoder variance: "auto" = (0.1, 1e5) for ia (SPEC §2), none otherwise
+    z_dim: int = _setting(128, "size of the latent code z")
+    cell: str = _setting("hyper", 'decoder cell: "hyper" | "layernorm" | "lstm"')
+    hidden_size: int = _setting(2048, "units of the decoder's main LSTM")
+    hyper_size: int = _setting(256, "units of the HyperLSTM's small hyper cell")
+    embed_size: int = _setting(32, "size of the HyperLSTM's per-gate embeddings")
+    num_mixture: int = _setting(20, "M, bivariate Gaussians in the decoder's output mixture")
+    dropout_keep: float = _setting(0.9, "keep probability of the recurrent dropout on the candidate g")
+    image_norm_last: bool = _setting(False, "instance norm before the image decoder's tanh, as the reference "
+                                     "(measured slower: encoder.py)")
+    s2_clamp: tuple[float, float] | None | str = _setting("auto", 'clamp of the encoder variance: "auto" = '
+                                                          "(0.1, 1e5) for ia (method §2), none otherwise")
     # latent
-    objective: str = "ia"  # "ia" (BYY harmony) | "rpcl" (RPCL-pix2seq's KL + EM/RPCL) | "vae" (one N(0, I))
-    num_sub: int = 2  # Gaussians per category
-    gmm_decay: float = 0.95  # smoothing of the GMM update: new = decay * old + (1 - decay) * batch estimate
-    gmm_warmup: str = "em"  # ia: "em" = EM weights b = g while the image loss is on, then BYY (SPEC §7); "byy" = BYY from step 1 (reference)
-    # optimisation (SPEC §4)
-    batch_size: int = 128  # sketches per optimiser step (per process)
-    lr: float = 1e-3  # Adam's initial learning rate
-    min_lr: float = 1e-5  # the learning rate decays towards this
-    lr_decay: float = 0.9999  # lr = (lr - min_lr) * lr_decay^(step / 3) + min_lr
-    beta1: float = 0.5  # Adam's beta1
-    grad_clip: float = 1.0  # clip every gradient element into [-this, this]
-    kl_rate: float = 0.9999  # warm-up of the latent losses: w_t = 1 - 0.999 * kl_rate^step (SPEC §4: 0.9999)
-    image_epochs: int = 3  # ia/vae: L1 image loss only in these first epochs
-    rpcl_image_weight: float = 0.5  # rpcl: weight of the MSE image loss (on for the whole run)
-    epoch_steps: int = 1000  # an epoch (validation, rollback, image warm-up) is max(one pass, this many steps); 0 = one pass
-    group_by_length: bool = True  # training batches of similar lengths, each padded to its own longest sketch (SPEC §7)
-    max_epochs: int = 100  # stop after this many epochs (rolled-back ones included)
-    patience: int = 5  # stop after this many epochs in a row without improvement
-    rollback: bool = True  # a non-improving epoch goes back to best.pt (SPEC §7, the reference); --no-rollback trains on from it, as sketch-rnn does
-    max_steps: int | None = None  # stop after this many optimiser iterations (None: no limit)
-    seed: int = 0  # seeds the weights, the GMM, the batch order and the noise
-
+    objective: str = _setting("ia", '"ia" (BYY harmony) | "rpcl" (RPCL-pix2seq\'s KL + EM/RPCL) | "vae" (one N(0, I))')
+    num_sub: int = _setting(2, "Gaussians per category")
+    gmm_decay: float = _setting(0.95, "smoothing of the GMM update: new = decay * old + (1 - decay) * batch estimate")
+    gmm_warmup: str = _setting("em", 'ia: "em" = EM weights b = g while the image loss is on, then BYY (method §7); '
+                               '"byy" = BYY from step 1 (reference)')
+    em_steps: int | None = _setting(None, 'ia with gmm_warmup "em": EM for this many steps, then BYY (None: while '
+                                    "the image loss is on)")
+    # optimisation (method §4)
+    batch_size: int = _setting(128, "sketches per optimiser step (per process)")
+    lr: float = _setting(1e-3, "Adam's initial learning rate")
+    min_lr: float = _setting(1e-5, "the learning rate decays towards this")
+    lr_decay: float = _setting(0.9999, "lr = (lr - min_lr) * lr_decay^(step / 3) + min_lr")
+    beta1: float = _setting(0.5, "Adam's beta1")
+    grad_clip: float = _setting(1.0, "clip every gradient element into [-this, this]")
+    kl_rate: float = _setting(0.9999, "warm-up of the latent losses: w_t = 1 - 0.999 * kl_rate^step "
+                              "(method §4: 0.9999)")
+    image_epochs: int = _setting(3, "ia/vae: L1 image loss only in these first epochs")
+    rpcl_image_weight: float = _setting(0.5, "rpcl: weight of the MSE image loss (on for the whole run)")
+    epoch_steps: int = _setting(1000, "an epoch (validation, rollback, image warm-up) is max(one pass, this many "
+                                "steps); 0 = one pass")
+    group_by_length: bool = _setting(True, "training batches of similar lengths, each padded to its own longest "
+                                     "sketch (method §7)")
+    max_epochs: int = _setting(100, "stop after this many epochs (rolled-back ones included)")
+    patience: int = _setting(5, "stop after this many epochs in a row without improvement")
+    rollback: bool = _setting(True, "a non-improving epoch goes back to best.pt (method §7, the reference); "
+                              "--no-rollback trains on from it, as sketch-rnn does")
+    max_steps: int | None = _setting(None, "stop after this many optimiser iterations (None: no limit)")
+    seed: int = _setting(0, "seeds the weights, the GMM, the batch order and the noise")
     @property
     def encoder_s2_clamp(self) -> tuple[float, float] | None:
         """The clamp of the encoder variance: IA-pix2seq's ``[0.1, 1e5]`` for ``ia``, none otherwise."""
@@ -111,6 +121,8 @@ class Config:
             raise ValueError(f"gmm_warmup: expected 'em' or 'byy', got {self.gmm_warmup!r}")
         if not 0.0 < self.kl_rate < 1.0:
             raise ValueError(f"kl_rate: expected a rate in (0, 1), got {self.kl_rate}")
+        if self.em_steps is not None and self.em_steps < 0:
+            raise ValueError(f"em_steps: expected 0 or a positive number of steps, got {self.em_steps}")
         if self.epoch_steps < 0:
             raise ValueError(f"epoch_steps: expected 0 or a positive number of steps, got {self.epoch_steps}")
         if self.objective not in OBJECTIVES:
@@ -141,6 +153,8 @@ class Config:
         return cls(**d).validate()
 
 
+BUDGET = ("max_epochs", "max_steps", "patience", "rollback")  # the fields a resume may change: when and how a run ends
+
 # what a checkpoint written before a field existed did (Config.from_dict fills them in)
 LEGACY_DEFAULTS: dict[str, object] = {"gmm_warmup": "byy", "epoch_steps": 0, "group_by_length": False,
                                       "augment_image": False}
@@ -162,7 +176,7 @@ def preset(name: str, **overrides) -> Config:
 
 
 def learning_rate(cfg: Config, step: int) -> float:
-    """``(lr - min_lr) * decay^(step / 3) + min_lr`` (SPEC §4)."""
+    """``(lr - min_lr) * decay^(step / 3) + min_lr`` (method §4)."""
     return (cfg.lr - cfg.min_lr) * cfg.lr_decay ** (step / 3) + cfg.min_lr
 
 
@@ -206,7 +220,8 @@ class IAPix(nn.Module):
         z = reparameterize(mu, s2)
         image_on = epoch < cfg.image_epochs
         if update_gmm if update_gmm is not None else self.training:
-            self.latent.update(z, s2, mu, reduce=reduce, em=cfg.gmm_warmup == "em" and image_on)
+            em_on = image_on if cfg.em_steps is None else step < cfg.em_steps
+            self.latent.update(z, s2, mu, reduce=reduce, em=cfg.gmm_warmup == "em" and em_on)
         lat = self.latent.losses(mu, s2, z)
         rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
         recon = rec["offset"] + rec["pen"]

@@ -1,7 +1,9 @@
-"""Matplotlib pictures of sketches: one stroke-3 sketch on an axis, grids, the data preview."""
+"""Matplotlib pictures of sketches: one stroke-3 sketch on an axis, grids; writing a figure safely."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -9,7 +11,27 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from iapix.data import Prepared
+
+
+def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` (the format from its suffix) through ``<path>.tmp`` renamed over it, so that a full
+    disk or a kill never leaves a cut-short picture, and an error names the file (matplotlib's does not)."""
+    from iapix.cli import WriteError
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise WriteError(e.errno, f"{path}: cannot write the picture ({e.strerror or e}"
+                             f"{'; the disk is full: free some space and run the command again' if full else ''}); "
+                             "the file there, if any, is unchanged and no temporary file was left") from e
+        raise
+    return path
 
 
 def strokes_to_lines(s: np.ndarray) -> list[np.ndarray]:
@@ -59,22 +81,3 @@ def sketch_grid(sketches: Sequence[np.ndarray], ncols: int = 8, titles: Sequence
             ax.axis("off")
     fig.tight_layout()
     return fig
-
-
-def save_preview(p: "Prepared", path: str | Path, per_category: int = 4) -> Path:
-    """PNG grid: for each category, a few training sketches beside their 48x48 renderings."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = len(p.categories)
-    fig, axes = plt.subplots(rows, 2 * per_category, figsize=(2 * per_category * 1.3, rows * 1.4), squeeze=False)
-    for r, c in enumerate(p.categories):
-        idx = np.flatnonzero(p.labels["train"] == r)[:per_category]
-        for j, i in enumerate(idx):
-            plot_sketch(axes[r, 2 * j], p.strokes["train"][i], title=f"{c} #{i}" if j == 0 else None)
-            plot_image(axes[r, 2 * j + 1], p.images["train"][i], title="48x48" if r == 0 else None)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

@@ -1,54 +1,26 @@
 """Render stroke-3 sketches to small anti-aliased grey images, vectorised over a whole split.
 
-The CNN encoder of IA-pix2seq reads every sketch as a 48 x 48 grey image (SPEC §1 "Image input"):
-the drawing's bounding box is fitted into the square with a 1.5 px margin, keeping the aspect ratio
-and centring the short side; a black anti-aliased line 1 px wide is drawn on white and the values are
-mapped to [-1, 1] (white = +1, ink = -1). ``render`` does this for a list of sketches at once,
-``render_one`` for a single one.
+:func:`render` (a list of sketches) and :func:`render_one` draw what the CNN encoder reads (method §1 "Image
+input"): the drawing's bounding box, origin included, fitted into a ``size`` x ``size`` square (48) with a
+``margin`` (1.5 px), keeping the aspect ratio and centring the short side; a black anti-aliased line ``line_width``
+(1 px) wide on white; values in ``[-1, 1]`` (white +1, ink -1). Row k is the segment from point k-1 (the origin for
+k = 0) to point k, inked unless the previous row lifts the pen. An optional per-sketch ``shrink`` ratio r pulls the
+fitted drawing towards the centre c, ``p -> c + r (p - c)`` (the training augmentation). Coordinates are SVG's (y
+downwards); pixel (i, j) covers ``[j, j+1] x [i, i+1]``.
 
-Algorithm (for one chunk of ``batch_size`` sketches; apart from collecting the input arrays, no
-Python loop over sketches or points):
+Algorithm, per chunk of sketches, with no Python loop over sketches or points: the geometry in numpy float64
+(cumulative sums, bounding boxes, the fit); then, in torch float32, every inked segment is cut into pieces of at
+most 2 px, each pixel of a small window around a piece gets its exact squared distance to the piece's whole
+segment, and ``scatter_reduce(..., "amin")`` keeps the smallest; a pixel's value is ``1 - 2 clamp(r - dist, 0, 1)``
+with ``r = line_width / 2 + 0.5``. The cost grows with the length of ink, not with segments x pixels.
 
-1. Geometry (numpy, float64). The rows of all sketches are concatenated (one array per column);
-   absolute points are the per-sketch cumulative sums of (dx, dy). The origin (0, 0) is the
-   drawing's first point, pen down, so row k is the segment from point k-1 (the origin for k = 0) to
-   point k. A segment is inked unless the *previous* row has lift = 1 (pen up: that segment is a
-   move), so a one-point stroke after a pen-up leaves no ink (as in the reference). The bounding box
-   is taken over all points including the origin; ``scale = (size - 2 margin) / max(width, height)``
-   and the short side is centred. A drawing of zero extent (a dot) gets scale 1 and lands in the centre.
-   Coordinates are screen coordinates as in SVG: x to the right, y downwards (no flip), and pixel
-   (row i, column j) covers [j, j+1] x [i, i+1], its centre at (j + 0.5, i + 0.5).
-   The optional per-sketch ``shrink`` ratio r scales the fitted drawing towards the image centre:
-   ``p -> c + r (p - c)``, c = (size/2, size/2) (the training-image augmentation of SPEC §1).
-2. Coverage (torch, float32). The coverage of a pixel is ``clamp(r - dist, 0, 1)`` with
-   ``r = line_width/2 + 0.5`` and ``dist`` the distance from the pixel centre to the inked polyline
-   (the minimum over its segments); pixel value = ``1 - 2 coverage``. Only pixels closer than r to a
-   segment need visiting: each inked segment is cut into pieces no longer than 2 px, and every pixel
-   a piece can reach has its centre within ``r + 1`` of the piece midpoint along each axis, so a
-   small window around the midpoint (4 x 4 pixels for line width 1) holds them all. For every piece
-   and window pixel the squared distance to the piece's *whole parent segment* is computed (exact)
-   and ``scatter_reduce(..., "amin")`` keeps the smallest into the flat image buffer (initialised to
-   r^2, i.e. no ink); the square root and the ramp are then applied once per pixel. The cost is
-   proportional to the ink length (about 2 400 distance evaluations for a QuickDraw pig), not to
-   segments x pixels: about 30 us per sketch on one CPU thread, i.e. 70 000 sketches in a few seconds.
-   Threads: torch's intra-op threads are used as set by the caller; on a busy machine
-   ``torch.set_num_threads(1)`` can be faster (see ``benchmarks/raster.py``).
-
-Differences from the reference renderer (svgwrite -> cairosvg -> PIL, SPEC §7 "renderer"), all deliberate:
-
-* the first segment (origin -> first point) is inked: the origin is a real point of the drawing. The
-  reference opens its path with a relative move, so it never draws that segment; to compare the two,
-  feed the reference the sketch with a (0, 0, 0) row in front (``benchmarks/raster.py`` does).
-* anti-aliasing is distance based (coverage falls linearly from 1 to 0 over the 1 px band centred on
-  the pen's edge) instead of cairo's (sampled) area coverage. Along an axis-aligned line of width >= 1
-  the two are the same; slanted lines, segment ends and sharp corners differ slightly: our pen is a
-  disc, so ends and joins are round (a line reaches about half a pixel past its end point and a
-  zero-length inked segment is a dot), cairo's are butt caps and miter joins. On real pigs the mean
-  absolute pixel difference is about 0.014 (``tests/test_raster.py``, ``benchmarks/raster.py``).
-* the rendering is symmetric: flipping a sketch flips its image (no dependence on drawing direction or
-  on where cairo samples a pixel).
-* the shrink augmentation is the intended centred shrink by a ratio (SPEC §7 "image shrink"), not
-  the reference's ``int(48 * ratio)`` resize to the top-left corner.
+Departures from the reference renderer, svgwrite -> cairosvg -> PIL (method §7 "renderer", "image shrink"): the
+first segment is inked (the reference's path opens with a move; :func:`render_cairo` is the reference renderer, by
+default fed a ``(0, 0, 0)`` row in front so that it draws that segment too); the pen is a disc, so ends and joins are
+round where cairo's are butt caps and miter joins, and anti-aliasing is distance based rather than cairo's area
+coverage (the two agree along axis-aligned lines); flipping a sketch flips its image; the shrink is the intended
+centred one, not the reference's resize to 47 x 47 at the top-left. Speed and the pixel difference to the
+reference: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -189,7 +161,7 @@ def render(sketches: Sequence[np.ndarray], size: int = 48, margin: float = 1.5, 
     line_width: pen width in pixels.
     batch_size: sketches per vectorised chunk (memory grows with it; speed barely changes).
     progress: show a tqdm bar over the chunks.
-    shrink: optional [n] ratios in (0, 1] (training augmentation: SPEC §1 uses [0.98, 1]); each
+    shrink: optional [n] ratios in (0, 1] (training augmentation: method §1 uses [0.98, 1]); each
         drawing is scaled by its ratio towards the image centre after fitting.
     allow_empty: render an empty sketch (0 rows, e.g. a generation that ended at once) as a blank
         image instead of raising.
@@ -245,7 +217,7 @@ def render_one(sketch: np.ndarray, size: int = 48, margin: float = 1.5, line_wid
 def render_cairo(sketch: np.ndarray, size: int = 48, margin: float = 1.5, first_segment: bool = True) -> np.ndarray:
     """The reference method, for comparisons only: SVG (svgwrite) -> PNG (cairosvg) -> grey (PIL).
 
-    Builds the SVG the way the reference code does (SPEC §7 "renderer"): the same fitting as
+    Builds the SVG the way the reference code does (method §7 "renderer"): the same fitting as
     ``render`` (bounding box with the origin, margin, centred short side), one width-1 black path with
     butt caps on a white square, written with relative commands that start with a move, so the reference
     never draws the first segment. ``first_segment=True`` (default) feeds it the sketch with a (0, 0, 0)

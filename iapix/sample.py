@@ -1,4 +1,4 @@
-"""Controllable generation (SPEC §5), batched on any device.
+"""Controllable generation (method §5), batched on any device.
 
 * :func:`conditional` -- encode sketch images, decode from ``mu`` (or a sampled ``z``);
 * :func:`from_component` -- draw ``z ~ N(m_k, v_k)`` from Gaussian ``k`` of the learned GMM;
@@ -59,8 +59,9 @@ def check_temperature(temperature: float, greedy: bool = False) -> float:
 
 
 @torch.no_grad()
-def decode(ck: Checkpoint, z: Tensor, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False, seed: int | None = None,
-           batch_size: int = 1024, progress: bool = False, max_len: int | None = None) -> list[np.ndarray]:
+def decode(ck: Checkpoint, z: Tensor, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
+           seed: int | None = None, batch_size: int = 1024, progress: bool = False,
+           max_len: int | None = None) -> list[np.ndarray]:
     """Codes ``z [B, z_dim]`` -> ``B`` stroke-3 sketches in pixel units, generated ``batch_size`` at a time.
 
     Each sketch has at most ``max_len`` points (default: the checkpoint's N_max).
@@ -101,8 +102,9 @@ def encode(model: IAPix, images: Tensor | np.ndarray, batch_size: int = 512) -> 
     return torch.cat(mus), torch.cat(s2s)
 
 
-def conditional(ck: Checkpoint, images: Tensor | np.ndarray, from_mu: bool = True, temperature: float = DEFAULT_TEMPERATURE,
-                greedy: bool = False, seed: int | None = None) -> list[np.ndarray]:
+def conditional(ck: Checkpoint, images: Tensor | np.ndarray, from_mu: bool = True,
+                temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
+                seed: int | None = None) -> list[np.ndarray]:
     """Reconstruct sketches from their images: encode, then decode from ``mu`` (or a sampled ``z``)."""
     mu, s2 = encode(ck.model, images)
     z = mu
@@ -171,13 +173,15 @@ def save_grid(sketches: Sequence[np.ndarray], path: str | Path, ncols: int = 8,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from iapix.plot import sketch_grid
+    from iapix.plot import save_figure, sketch_grid
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = sketch_grid(sketches, ncols=ncols, titles=titles)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=90)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -353,7 +357,8 @@ def encode_drawing(ck: Checkpoint, lines: Sequence[np.ndarray]) -> dict:
     dev = lat.alpha.device
     if model.cfg.objective == "vae":
         g, label = torch.ones(1), 0
-        note = " ".join(x for x in [note, "VAE checkpoint: one Gaussian N(0, I), the posterior is trivially [1.0]"] if x)
+        vae = "VAE checkpoint: one Gaussian N(0, I), the posterior is trivially [1.0]"
+        note = " ".join(x for x in [note, vae] if x)
     else:
         g = lat.posterior(mu.to(dev))[0].cpu()
         label = int(lat.labels(mu.to(dev), s2.to(dev))[0])

@@ -1,74 +1,38 @@
-"""Training that can be trusted: the SPEC §4 schedule, atomic checkpoints, resume, logs, multi-GPU.
+"""Training that can be trusted: the method §4 schedule, atomic checkpoints, resume, logs, multi-GPU.
 
-``Trainer(cfg, data_dir, out_dir).fit()`` or ``iapix train --config small --categories cat pig
---data data --out runs/catpig-ia``. What happens, step by step:
+``Trainer(cfg, data_dir, out_dir).fit()``, or ``iapix train --config small --categories cat pig --data data --out
+runs/catpig-ia`` (a flag per :class:`~iapix.model.Config` field):
 
-* data: :func:`iapix.data.prepare` (clean, normalise by the training scale factor, render 48x48);
-  training batches are augmented (stretch, point dropping, image shrink); the last partial batch of
-  each pass over the data is dropped (§7 "rollback"). Each training image is rendered from the
-  augmented strokes the decoder must draw (``Config.augment_image``, ours: the reference renders the
-  original sketch, the same picture every epoch, and on 3 600 sketches the code path then learns
-  each training sketch's identity after ~2 000 steps); ``--no-augment-image`` is the reference.
-  Epoch ``e`` visits the sketches in the order of permutations drawn from a generator seeded by
-  ``(seed, e)``, so a resumed run sees exactly the batches it would have seen.
-* an **epoch** is ``max(one pass over the training set, Config.epoch_steps)`` optimiser steps
-  (SPEC §7 "validation interval", ours): at paper scale (70 000 sketches per category, batch 128) one
-  pass over two categories is ~1 100 steps (five: ~2 700) and this is the reference's epoch; with the
-  embedded cat/pig data a pass is 56 steps, less than the validation loss's noise, and per-pass validation with rollback stopped runs that were
-  still learning. Validation, rollback, patience and the image warm-up (``image_epochs``) all count
-  these epochs, so they mean the same at every data size. ``epoch_steps = 0`` is one pass.
-* batches grouped by length (``Config.group_by_length``, SPEC §7 "training batches", ours): each
-  pass's permutation is cut into chunks of ``BUCKET_BATCHES`` batches, each chunk sorted by length and
-  cut into batches, and the batches of the pass shuffled; every batch holds its own longest
-  sketch plus one end token instead of ``N_max`` points (the pen loss covers the steps up to there,
-  so every sketch's ``p_end`` is still learned at its end, the longest one's included). The mean sketch has about half ``N_max`` points, so this
-  halves the decoder's work. ``group_by_length = False`` is the reference: random batches padded to
-  ``N_max``. Validation batches are sorted by length and padded to their longest; the validation
-  loss does not change (it is masked after each end and the encoder normalises per image).
-* each step: learning rate ``(1e-3 - 1e-5) * 0.9999^(t/3) + 1e-5``; forward (which first updates the
-  GMM buffers from the batch, then computes the losses, :meth:`iapix.model.IAPix.forward`);
-  backward; gradients clipped elementwise to ±1; Adam(beta1 = 0.5).
-* NaN/inf loss, or a finite loss with NaN/inf gradients: the step is skipped (the GMM update of that
-  step is undone too), counted in the log and on the progress bar; ``max_bad_steps`` in a row stop
-  the run with a message that says what to try. The weights never take a non-finite value, and a
-  checkpoint with NaN/inf weights is never written (:func:`iapix.checkpoint.save_checkpoint`).
-* each epoch: validation reconstruction loss (decoding from ``mu``); the best checkpoint is kept in
-  ``best.pt``; an epoch that does not improve rolls back to the best one (weights, optimiser, GMM,
-  step/epoch counters: the schedules rewind, §7) and ``patience`` such epochs in a row stop the run.
-  ``--no-rollback`` (``Config.rollback = False``, ours) keeps ``best.pt`` and trains on from the worse
-  epoch, as sketch-rnn does: on 3 600 sketches the teacher-forced validation loss stops improving
-  near step 3 000 while sampled generations go on improving (README, "Shipped models"), and
-  rolling back retries the same 1 000 steps from there.
-  ``iteration`` counts every optimiser step ever taken and never rewinds.
-* checkpoints (``last.pt``, ``best.pt``) hold everything needed to resume and to sample: weights,
-  optimiser, GMM buffers, config, scale factor, N_max, categories, counters, RNG states, the position
-  inside the epoch, and a checksum (:mod:`iapix.checkpoint`: written to a temporary file and
-  renamed, so a kill never leaves a half-written checkpoint; damage is found when the file is read).
-  ``last.pt`` is also written every ``save_every`` steps; ``--resume`` continues from it with the
-  settings stored in it (:func:`config_from_args`: no model or schedule flags needed; a larger
-  ``--max-epochs``/``--max-steps``/``--patience`` extends a finished run and ``--[no-]rollback`` may
-  change, ``config.json`` then follows; any other flag given must match; ``best.pt`` is verified
-  too), and the logs are cut back to that point so the curves continue.
-* the run folder: a new run refuses an ``--out`` that holds a run (``--resume`` continues it;
-  ``--overwrite`` starts over after moving the old files to ``RUN/old-<time>/``, nothing is deleted),
-  and while a trainer sets the folder up or fits, it holds ``RUN/.lock`` (:class:`RunLock`), so a
-  second training on the same folder is refused instead of overwriting the first one's files; a
-  trainer whose folder was resumed or moved aside by another between its set-up and ``fit()``
-  refuses to fit.
-* logs: ``log.csv`` (every term of every step), ``valid.csv`` (every validation), ``config.json``;
-  ``iapix plot-log RUN`` draws them.
-* multi-GPU: ``torchrun --nproc_per_node=N -m iapix.train ...`` runs DistributedDataParallel; each
-  rank takes every N-th batch of the same permutation (the effective batch is ``N * batch_size``; the
-  schedules count optimiser steps), and the GMM statistics are all-reduced
-  (:meth:`iapix.latent.GMMLatent.update` ``reduce=``) so every rank holds the same GMM. Checkpoints
-  hold rank 0's random-number states, so a resumed multi-GPU run continues the curves but is not
-  bit-identical to an uninterrupted one (a single-process resume is).
-* budgets: ``max_epochs`` counts epochs run and ``max_steps`` optimiser iterations, both including
-  the ones undone by rollbacks.
-* ``--amp`` (:data:`AMP`, not stored in the run: it may change on resume): ``bf16`` runs the whole
-  forward pass under bfloat16 autocast (a GPU; the losses stay float32); ``bf16-cnn`` only the
-  convolutions of the encoder and image decoder (``IAPix.cnn_bf16``, ours), the fast path on a CPU with
-  AMX or AVX-512 BF16, where whole-model autocast slows the HyperLSTM (it leaves its fused kernel).
+* batches: :func:`iapix.data.prepare`, then augmented training batches whose images are rendered from the
+  augmented strokes (``Config.augment_image``, method §7 "training image"); the order of epoch ``e`` comes from a
+  generator seeded by ``(seed, e)``, so a resumed run sees the batches it would have seen; the last partial batch of
+  a pass is dropped. Batches are grouped by length and padded to their own longest sketch plus an end token
+  (``Config.group_by_length``, :func:`group_by_length`, method §7 "training batches").
+* an **epoch** is ``max(one pass, Config.epoch_steps)`` optimiser steps (method §7 "validation interval"):
+  validation, rollback, patience and the image warm-up count these epochs, so they mean the same at every data size.
+* each step (method §4): learning rate ``(lr - min_lr) * lr_decay^(t / 3) + min_lr``;
+  :meth:`iapix.model.IAPix.forward` (the GMM update, then every loss term); backward; every gradient element clipped
+  to ``±grad_clip``; Adam with ``beta1 = 0.5``. A step whose loss or gradients are NaN/inf is skipped (its GMM
+  update undone) and counted; ``max_bad_steps`` in a row stop the run with a message that says what to try.
+* each epoch: the validation reconstruction loss, decoding from ``mu``; ``best.pt`` keeps the best epoch. A worse
+  epoch rolls back to it -- weights, optimiser, GMM and the step/epoch counters, so the schedules rewind (method §7
+  "rollback") -- or, with ``--no-rollback`` (``Config.rollback = False``, ours), training goes on from it, as
+  sketch-rnn does; ``patience`` such epochs in a row stop the run. ``iteration`` counts every step and never rewinds.
+* files: ``last.pt`` (every ``save_every`` steps and at each epoch's end) and ``best.pt`` hold everything needed to
+  resume and to sample, written atomically with a checksum (:mod:`iapix.checkpoint`, which owns their layout);
+  ``log.csv`` (every term of every step), ``valid.csv``, ``config.json`` (``iapix plot-log RUN`` draws them,
+  :mod:`iapix.logplot`); ``snapshots/`` with
+  ``--snapshot-every`` (``iapix curve RUN``). ``--resume`` continues from ``last.pt`` with the run's own settings
+  (:func:`iapix.config_cli.config_from_args`; only the budgets and the rollback rule may change) and cuts the logs
+  back to it.
+* the run folder is locked while a trainer uses it (:class:`iapix.runfolder.RunLock`), and a new run never writes
+  over an old one (:func:`iapix.runfolder.check_out_dir`; ``--overwrite`` first moves the old files to
+  ``RUN/old-<time>/``).
+* multi-GPU: ``torchrun --nproc_per_node=N -m iapix.train ...`` (DDP): each rank takes every N-th batch of the same
+  permutation and the GMM statistics are all-reduced, so every rank holds the same GMM; a resumed multi-GPU run is
+  not bit-identical to an uninterrupted one (a single-process resume is).
+* ``--amp`` (:data:`AMP`, not stored in the run): ``bf16`` runs the whole forward pass under bfloat16 autocast (a
+  GPU); ``bf16-cnn`` only the CNNs' convolutions (``IAPix.cnn_bf16``, ours), for CPUs with AMX or AVX-512 BF16.
 """
 
 from __future__ import annotations
@@ -76,14 +40,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import dataclasses
 import errno
-import inspect
 import json
 import math
 import os
-import re
-import socket
+import platform
 import sys
 import time
 import warnings
@@ -94,126 +55,40 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from iapix.checkpoint import WriteError, pick_device, read_checkpoint, save_checkpoint, slim_state
+from iapix.checkpoint import (
+    COUNTERS,
+    DATA_KEYS,
+    REWOUND,
+    WriteError,
+    check_fits,
+    check_resumable,
+    config_of,
+    pick_device,
+    read_checkpoint,
+    restore_rng,
+    restore_training_state,
+    save_checkpoint,
+    slim_state,
+    training_state,
+)
 from iapix.cli import add_debug_argument, call, non_negative_int, positive_int
+from iapix.config_cli import add_config_arguments, config_from_args
 from iapix.data import Prepared, prepare
-from iapix.latent import ALIVE, OBJECTIVES
-from iapix.model import PRESETS, Config, IAPix, learning_rate, preset
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, RunLock warns and goes on
-    fcntl = None
+from iapix.logplot import plot_log  # noqa: F401  (here too: notebook 05 imports it from iapix.train)
+from iapix.model import BUDGET, PRESETS, Config, IAPix, learning_rate
+from iapix.runfolder import RunLock, check_out_dir, complete_rows, move_aside, run_files
 
 LOG_FIELDS = ["iteration", "step", "epoch", "lr", "total", "recon", "offset", "pen", "gauss", "weight", "image",
               "kl_weight", "alive", "skipped"]
 BUCKET_BATCHES = 8  # group_by_length: batches per chunk sorted by length (larger: less padding, less random batches)
 VALID_FIELDS = ["iteration", "step", "epoch", "valid_recon", "valid_offset", "valid_pen", "best", "improved",
                 "bad_in_row", "seconds"]
-AMP = ("bf16", "bf16-cnn")  # --amp (default none): the whole model under bf16 autocast (GPU); the CNNs only (CPU with AMX)
-BUDGET = ("max_epochs", "max_steps", "patience", "rollback")  # the Config fields a resume may change: when and how a run ends
-RUN_FILES = ("last.pt", "best.pt", "log.csv", "valid.csv", "config.json", "snapshots")  # a folder with any holds a run
+AMP = ("bf16", "bf16-cnn")  # --amp (default none): the whole model under bf16 autocast (GPU); the CNNs only (AMX CPU)
+CPUINFO = Path("/proc/cpuinfo")  # where Linux lists the CPU's instruction-set flags (cpu_bf16)
 
 
 # ----------------------------------------------------------------------------------------------
-# the run folder: one training at a time, nothing overwritten unasked
-
-
-class RunLock:
-    """An exclusive lock on a run folder, ``RUN/.lock``: a second training there is refused, not mixed in.
-
-    ``fcntl.flock`` on the file: the kernel drops the lock when its process ends, even by SIGKILL, so
-    a killed run never leaves a stale lock behind (the pid and command written into the file only
-    name the holder in the message). Where the file system has no locks (some network mounts, or
-    Windows) it warns and goes on unlocked. Use as a context manager.
-    """
-
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        self.path = self.folder / ".lock"
-        self.fd: int | None = None
-
-    def acquire(self) -> "RunLock":
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
-            warnings.warn(f"{self.folder}: cannot lock run folders on this system; run one training per folder")
-            return self
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 4096).decode("utf-8", "replace")
-                os.close(fd)
-                try:
-                    h = json.loads(holder)
-                    who = f"pid {h['pid']} on {h['host']}, since {h['since']}: {h['command']}"
-                except (ValueError, KeyError, TypeError):
-                    who = "a process that is starting"
-                raise RuntimeError(f"{self.folder}: in use by another training ({who}); two trainings in one folder "
-                                   "would overwrite each other's files: wait for it to end or stop it, or give "
-                                   "another --out") from None
-            except OSError as e:  # ENOLCK, EOPNOTSUPP: a file system without locks
-                os.close(fd)
-                warnings.warn(f"{self.folder}: cannot lock the run folder ({e.strerror}); run one training per folder")
-                return self
-            try:  # the holder may have removed the file between our open and our flock: lock the file that is there
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                 "command": " ".join(sys.argv)[:300]}).encode())
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            self.path.unlink(missing_ok=True)  # while still holding it: the next one creates a fresh file
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def run_files(out: Path) -> list[str]:
-    """The files of a run in ``out`` (empty: no run there)."""
-    return [n for n in RUN_FILES if (out / n).exists()]
-
-
-def move_aside(out: Path) -> Path:
-    """Move everything in ``out`` (but earlier ``old-*`` folders and the lock) to ``out/old-<time>/``."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest, i = out / f"old-{stamp}", 1
-    while dest.exists():
-        dest, i = out / f"old-{stamp}-{i}", i + 1
-    dest.mkdir()
-    for p in sorted(out.iterdir()):
-        if p != dest and not p.name.startswith("old-") and p.name != ".lock":
-            os.replace(p, dest / p.name)
-    return dest
-
-
-def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse what would lose work: a new run over an old one, resuming nothing, a folder in use."""
-    if resume and overwrite:
-        raise ValueError("--resume continues the run in --out and --overwrite starts a new one there: choose one")
-    if resume and not (out / "last.pt").is_file():
-        raise FileNotFoundError(f"{out / 'last.pt'}: no such file: nothing to resume in {out}; leave out --resume "
-                                "to start a new run there")
-    old = run_files(out)
-    if not resume and old and not overwrite:
-        raise FileExistsError(f"{out}: holds a run already ({', '.join(old)}); add --resume to continue it, or "
-                              f"--overwrite to start over (its files are then moved to {out}/old-<time>/, not "
-                              "deleted), or give another --out")
+# checks before a run
 
 
 def check_budget(cfg: Config, save_every: int = 0, snapshot_every: int = 0) -> None:
@@ -226,6 +101,19 @@ def check_budget(cfg: Config, save_every: int = 0, snapshot_every: int = 0) -> N
         if value < 0:
             raise ValueError(f"{name} (--{name.replace('_', '-')}): expected 0 (never) or a positive number of "
                              f"steps, got {value}")
+
+
+def cpu_bf16(cpuinfo: str | Path | None = None) -> bool | None:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512-BF16 or AMX); None where that cannot be told (not an
+    x86 CPU). Without either, bfloat16 is emulated and ``--amp`` makes every step several times slower."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return None
+    try:
+        with open(cpuinfo or CPUINFO) as f:
+            flags = next(set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags"))
+    except (OSError, StopIteration, IndexError):  # no /proc (not Linux): both come only with AVX-512
+        return None if torch.backends.cpu.get_cpu_capability() == "AVX512" else False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -294,6 +182,10 @@ class Trainer:
         if amp is not None and amp not in AMP:
             raise ValueError(f"--amp: expected one of {list(AMP)}, got {amp!r}")
         self.amp = amp
+        if amp is not None and self.device.type == "cpu" and cpu_bf16() is False:
+            warnings.warn(f"--amp {amp}: this CPU has no bfloat16 hardware (AVX-512-BF16 or AMX), so bfloat16 is "
+                          "emulated and each step is several times slower than without --amp (6.5x measured for "
+                          "bf16-cnn); leave out --amp here", stacklevel=2)
         self.save_every, self.max_bad_steps, self.progress = save_every, max_bad_steps, progress and self.rank == 0
         self.snapshot_every = snapshot_every
         torch.manual_seed(cfg.seed)
@@ -356,69 +248,109 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------
 
     def state(self) -> dict:
-        return {
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "config": self.cfg.to_dict(),
-            "scale": self.data.scale, "max_len": self.data.max_len, "categories": list(self.data.categories),
-            "n_train": len(self.train_set),
-            "step": self.step, "epoch": self.epoch, "iteration": self.iteration,
-            "batch_in_epoch": self.batch_in_epoch, "best": self.best, "bad_in_row": self.bad_in_row,
-            "skipped": self.skipped, "done": self.done,
-            "rng": {"torch": torch.get_rng_state(), "numpy": self.train_set.rng.bit_generator.state,
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        }
+        """What ``last.pt`` and ``best.pt`` hold (the layout: :func:`iapix.checkpoint.training_state`)."""
+        return training_state(self.model, self.opt, self.cfg, self.data.scale, self.data.max_len,
+                              self.data.categories, len(self.train_set), {k: getattr(self, k) for k in COUNTERS},
+                              self.train_set.rng.bit_generator.state)
 
     def save(self, name: str) -> None:
         if self.rank == 0:
             save_checkpoint(self.state(), self.out / name)  # refuses NaN/inf weights: the old file stays
 
     def _load_training_state(self, ckpt: dict, counters: bool) -> None:
-        self.model.load_state_dict(ckpt["model"])
-        self.opt.load_state_dict(ckpt["optimizer"])
-        self.step, self.epoch = ckpt["step"], ckpt["epoch"]
+        """Weights, optimiser, ``step`` and ``epoch`` (a rollback); with ``counters`` every counter and the random
+        states too (a resume)."""
+        restored = restore_training_state(ckpt, self.model, self.opt, COUNTERS if counters else REWOUND)
+        for k, v in restored.items():
+            setattr(self, k, v)
         if counters:
-            for k in ("iteration", "batch_in_epoch", "best", "bad_in_row", "skipped", "done"):
-                setattr(self, k, ckpt[k])
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            self.train_set.rng.bit_generator.state = ckpt["rng"]["numpy"]
-            if ckpt["rng"]["cuda"] is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+            restore_rng(ckpt, self.train_set.rng)
+
+    # -- resume: every check first, then the state, then the files ----------------------------
 
     def _resume(self) -> None:
-        path = self.out / "last.pt"
+        """Continue the run in the folder from ``last.pt``, with the same batches and random numbers."""
+        ckpt, run_cfg, best = self._read_run()
+        self._check_best_kept(ckpt, best)
+        self._check_same_config(run_cfg)
+        self._check_same_data(ckpt)
+        self._check_weights_fit(ckpt, best)
+        self._load_training_state(ckpt, counters=True)
+        if self.rank == 0:
+            self._write_changed_config(run_cfg)
+        self.done = self._budget_spent()
+        if self.rank == 0:
+            self._cut_logs()
+
+    def _read_run(self) -> tuple[dict, Config, dict | None]:
+        """``last.pt`` (refused if it cannot be resumed), the config it was written with, and ``best.pt`` if there
+        (read now, so that damage is found now, not at a rollback)."""
+        path, best_path = self.out / "last.pt", self.out / "best.pt"
         ckpt = read_checkpoint(path)
-        if (self.out / "best.pt").is_file():  # a rollback needs it: find damage now, not at the first bad epoch
-            read_checkpoint(self.out / "best.pt")
-        then_cfg = Config.from_dict(ckpt["config"])  # fields a run predates get what that run did (LEGACY_DEFAULTS)
-        then, now = then_cfg.to_dict(), self.cfg.to_dict()
+        check_resumable(ckpt, path)
+        run_cfg = config_of(ckpt, path)  # fields a run predates get what that run did (LEGACY_DEFAULTS)
+        best = read_checkpoint(best_path) if best_path.is_file() else None
+        return ckpt, run_cfg, best
+
+    def _check_best_kept(self, ckpt: dict, best: dict | None) -> None:
+        """Refuse a run that has validated but lost ``best.pt`` while a rollback would need it."""
+        if self.cfg.rollback and best is None and math.isfinite(ckpt.get("best", math.inf)):
+            raise FileNotFoundError(f"{self.out / 'best.pt'}: missing (the run has validated, best "
+                                    f"{ckpt['best']:.4g}): a rollback needs it; put it back (or copy last.pt to "
+                                    "best.pt: rollbacks then return to the last save), or resume with --no-rollback")
+
+    def _check_same_config(self, run_cfg: Config) -> None:
+        """Refuse settings other than the run's, but its budget and rollback rule (``BUDGET``)."""
+        then, now = run_cfg.to_dict(), self.cfg.to_dict()
         diff = {k: (then[k], now[k]) for k in now if k not in BUDGET and then[k] != now[k]}
-        if "s2_clamp" in diff and then_cfg.encoder_s2_clamp == self.cfg.encoder_s2_clamp:
+        if "s2_clamp" in diff and run_cfg.encoder_s2_clamp == self.cfg.encoder_s2_clamp:
             del diff["s2_clamp"]  # "auto" and the clamp it stands for are one setting
         if diff:
             shown = "; ".join(f"{k}: {a!r} in the run, {b!r} now" for k, (a, b) in sorted(diff.items()))
-            raise ValueError(f"{path}: written with a different config ({shown}); resume with the run's settings "
-                             "(leave those flags out: `iapix train --resume` reads them from the run) or start a new --out")
-        now = {"scale": self.data.scale, "max_len": self.data.max_len, "n_train": len(self.train_set)}
+            raise ValueError(f"{self.out / 'last.pt'}: written with a different config ({shown}); resume with the "
+                             "run's settings (leave those flags out: `iapix train --resume` reads them from the run) "
+                             "or start a new --out")
+
+    def _check_same_data(self, ckpt: dict) -> None:
+        """Refuse data other than the run's (scale, N_max, number of training sketches: ``DATA_KEYS``)."""
+        now = dict(zip(DATA_KEYS, (self.data.scale, self.data.max_len, len(self.train_set))))
         then = {k: ckpt.get(k) for k in now}
         if any(then[k] is None or not math.isclose(then[k], now[k], rel_tol=1e-6) for k in now):
-            raise ValueError(f"{path}: written for other data ({then}); the data now gives {now}. "
+            raise ValueError(f"{self.out / 'last.pt'}: written for other data ({then}); the data now gives {now}. "
                              "Resume with the same --data and --limit")
-        self._load_training_state(ckpt, counters=True)
-        if self.rank == 0 and then_cfg != self.cfg:  # a changed budget or rollback rule: config.json says the new one
+
+    def _check_weights_fit(self, ckpt: dict, best: dict | None) -> None:
+        """Refuse weights of another version with one sentence, not ``load_state_dict``'s keys; ``best.pt`` too when
+        a rollback would load it."""
+        check_fits(self.model, ckpt, self.out / "last.pt")
+        if best is not None and self.cfg.rollback:
+            best_path = self.out / "best.pt"
+            check_resumable(best, best_path)
+            check_fits(self.model, best, best_path)
+
+    def _write_changed_config(self, run_cfg: Config) -> None:
+        """A changed budget or rollback rule: ``config.json`` says the new one (written through a temporary file)."""
+        if run_cfg != self.cfg:
             tmp = self.out / "config.json.tmp"
             tmp.write_text(json.dumps(self.cfg.to_dict(), indent=2))
             os.replace(tmp, self.out / "config.json")
+
+    def _cut_logs(self) -> None:
+        """Cut the logs back to the checkpoint, so that the curves go on without duplicates and without a row cut
+        short by the kill that stopped the run (it would break every reader of the log)."""
+        for name, fields in (("log.csv", LOG_FIELDS), ("valid.csv", VALID_FIELDS)):
+            p = self.out / name
+            if p.is_file():
+                header, rows, _ = complete_rows(p)
+                keep = [header or fields] + [r for r in rows if int(float(r[0])) <= self.iteration]
+                with open(p, "w", newline="") as f:
+                    csv.writer(f).writerows(keep)
+
+    def _budget_spent(self) -> bool:
+        """Whether the run is over: ``patience`` bad epochs in a row, ``max_epochs`` or ``max_steps`` reached."""
         cfg = self.cfg
-        self.done = (self.epochs_run >= cfg.max_epochs or self.bad_in_row >= cfg.patience
-                     or (cfg.max_steps is not None and self.iteration >= cfg.max_steps))
-        # cut the logs back to the checkpoint so the curves continue without duplicates
-        if self.rank == 0:
-            for name in ("log.csv", "valid.csv"):
-                p = self.out / name
-                if p.is_file():
-                    rows = list(csv.reader(open(p, newline="")))
-                    keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= self.iteration]
-                    with open(p, "w", newline="") as f:
-                        csv.writer(f).writerows(keep)
+        return (self.epochs_run >= cfg.max_epochs or self.bad_in_row >= cfg.patience
+                or (cfg.max_steps is not None and self.iteration >= cfg.max_steps))
 
     # -- one step -----------------------------------------------------------------------------
 
@@ -534,39 +466,49 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         t_start = time.perf_counter()
-        log = open(self.out / "log.csv", "a", newline="") if self.rank == 0 else None
-        vlog = open(self.out / "valid.csv", "a", newline="") if self.rank == 0 else None
+        logs = contextlib.ExitStack()  # closes both logs on any error, a failed second open or first close included
         try:
+            log = logs.enter_context(open(self.out / "log.csv", "a", newline="")) if self.rank == 0 else None
+            vlog = logs.enter_context(open(self.out / "valid.csv", "a", newline="")) if self.rank == 0 else None
             while not self.done:
                 batches = self._epoch_batches()
                 bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epochs_run}",
                            disable=not self.progress, leave=False, dynamic_ncols=True)
-                for idx in batches[self.batch_in_epoch:]:
-                    row = self._train_step(self.train_set.collate([self.train_set[i] for i in idx],
-                                                                  pad_to_longest=cfg.group_by_length))
-                    self.iteration += 1
-                    self.batch_in_epoch += 1
-                    if row is not None:
-                        self.step += 1
-                        if log:
-                            row.update(iteration=self.iteration, step=self.step, epoch=self.epoch,
-                                       alive=int(self.model.latent.components_alive().sum()), skipped=self.skipped)
-                            csv.writer(log).writerow([f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]
-                                                      for k in LOG_FIELDS])
-                        bar.set_postfix(loss=f"{row['total']:.1f}", recon=f"{row['recon']:.2f}",
+                post: dict[str, object] = {}
+                try:  # closed on any error too, so that the error's message starts a line of its own
+                    for idx in batches[self.batch_in_epoch:]:
+                        try:
+                            row = self._train_step(self.train_set.collate([self.train_set[i] for i in idx],
+                                                                          pad_to_longest=cfg.group_by_length))
+                        finally:  # a skipped step shows on the bar, the one that stops the run included
+                            post["skipped"] = self.skipped
+                            bar.set_postfix(post, refresh=False)
+                        self.iteration += 1
+                        self.batch_in_epoch += 1
+                        if row is not None:
+                            self.step += 1
+                            if log:
+                                row.update(iteration=self.iteration, step=self.step, epoch=self.epoch,
+                                           alive=int(self.model.latent.components_alive().sum()), skipped=self.skipped)
+                                csv.writer(log).writerow([f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]
+                                                          for k in LOG_FIELDS])
+                            post = dict(loss=f"{row['total']:.1f}", recon=f"{row['recon']:.2f}",
                                         gauss=f"{row['gauss']:.2f}", skipped=self.skipped)
-                    bar.update(1)
-                    if self.snapshot_every and self.iteration % self.snapshot_every == 0 and self.rank == 0:
-                        (self.out / "snapshots").mkdir(exist_ok=True)
-                        save_checkpoint(slim_state(self.state(), f"iteration {self.iteration}"),
-                                    self.out / "snapshots" / f"iter-{self.iteration:06d}.pt")
-                    if cfg.max_steps is not None and self.iteration >= cfg.max_steps:
-                        break
-                    if self.save_every and self.iteration % self.save_every == 0 and self.batch_in_epoch < len(batches):
-                        if log:
-                            log.flush()
-                        self.save("last.pt")
-                bar.close()
+                            bar.set_postfix(post, refresh=False)
+                        bar.update(1)
+                        if self.snapshot_every and self.iteration % self.snapshot_every == 0 and self.rank == 0:
+                            (self.out / "snapshots").mkdir(exist_ok=True)
+                            save_checkpoint(slim_state(self.state(), f"iteration {self.iteration}"),
+                                            self.out / "snapshots" / f"iter-{self.iteration:06d}.pt")
+                        if cfg.max_steps is not None and self.iteration >= cfg.max_steps:
+                            break
+                        if self.save_every and self.iteration % self.save_every == 0 and \
+                                self.batch_in_epoch < len(batches):
+                            if log:
+                                log.flush()
+                            self.save("last.pt")
+                finally:
+                    bar.close()
                 if cfg.max_steps is not None and self.iteration >= cfg.max_steps and \
                         self.batch_in_epoch < len(batches):
                     self.done = True  # a step budget that ends mid-epoch: no validation
@@ -576,9 +518,7 @@ class Trainer:
                     log.flush()
                 self.save("last.pt")
         finally:
-            for f in (log, vlog):
-                if f:
-                    f.close()
+            logs.close()
         self.save("last.pt")
         return {"iterations": self.iteration, "steps": self.step, "epochs": self.epochs_run, "best_valid": self.best,
                 "skipped": self.skipped, "seconds": time.perf_counter() - t_start, "out": str(self.out)}
@@ -617,91 +557,12 @@ class Trainer:
             what = "rolled back to best" if cfg.rollback else "not better, training on (--no-rollback)"
             tqdm.write(f"epoch {self.epochs_run}: valid recon {v['recon']:.3f} (best {self.best:.3f})"
                        f"{'' if improved else f', {what} ({self.bad_in_row} in a row)'}")
-        if self.bad_in_row >= cfg.patience or self.epochs_run >= cfg.max_epochs or \
-                (cfg.max_steps is not None and self.iteration >= cfg.max_steps):
+        if self._budget_spent():
             self.done = True
 
 
 # ----------------------------------------------------------------------------------------------
-# plotting the logs
-
-
-def plot_log(run: str | Path, out: str | Path | None = None):
-    """Draw the loss curves of a run (every term per step, validation per epoch); returns the figure."""
-    import matplotlib.pyplot as plt
-
-    run = Path(run)
-    if not (run / "log.csv").is_file():
-        raise FileNotFoundError(f"{run / 'log.csv'}: no training log here (is {run} a run folder?)")
-    if len((run / "log.csv").read_text().splitlines()) < 2:
-        raise ValueError(f"{run / 'log.csv'}: no step logged yet (the run has not finished its first step): "
-                         "nothing to plot")
-    log = np.genfromtxt(run / "log.csv", delimiter=",", names=True)
-    log = np.atleast_1d(log)
-    valid = np.atleast_1d(np.genfromtxt(run / "valid.csv", delimiter=",", names=True)) \
-        if (run / "valid.csv").stat().st_size > 0 else None
-    terms = ["recon", "offset", "pen", "gauss", "weight", "image"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for t in ["total", "recon"]:
-        axes[0].plot(log["iteration"], log[t], label=t, lw=0.8)
-    if valid is not None and valid.size and "valid_recon" in valid.dtype.names:
-        axes[0].plot(valid["iteration"], valid["valid_recon"], "o-", label="valid recon")
-    axes[0].set_yscale("symlog")
-    axes[0].set_title("total and reconstruction")
-    for t in terms[1:]:
-        axes[1].plot(log["iteration"], log[t], label=t, lw=0.8)
-    axes[1].set_yscale("symlog")
-    axes[1].set_title("loss terms")
-    axes[2].plot(log["iteration"], log["alive"], label=f"components alive (alpha > {ALIVE:g})")
-    axes[2].plot(log["iteration"], log["kl_weight"] * log["alive"].max(), label="warm-up w_t (scaled)", ls="--")
-    axes[2].set_title("GMM")
-    for ax in axes:
-        ax.set_xlabel("iteration")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    if out is not None:
-        fig.savefig(out, dpi=90)
-    return fig
-
-
-# ----------------------------------------------------------------------------------------------
-# CLI: iapix train / iapix plot-log / torchrun -m iapix.train
-
-
-def config_help() -> dict[str, str]:
-    """Each :class:`Config` field's end-of-line comment in its source (the ``--flag`` help)."""
-    return dict(re.findall(r"^ +(\w+): [^#\n]*#\s*(.+)$", inspect.getsource(Config), re.M))
-
-
-def _s2_clamp(text: str) -> str | tuple[float, float]:
-    if text in ("auto", "none"):
-        return text  # "none" becomes None in config_from_args (None here means "not given")
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto, none or LOW,HIGH, got {text!r}") from None
-    return lo, hi
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per :class:`Config` field (default: the preset's value)."""
-    helps = config_help()
-    for f in dataclasses.fields(Config):
-        flag, default = "--" + f.name.replace("_", "-"), getattr(Config(), f.name)
-        kw: dict = dict(default=None, help=helps.get(f.name, ""))
-        if f.name == "s2_clamp":
-            kw.update(type=_s2_clamp, metavar="auto|none|LOW,HIGH")
-        elif isinstance(default, bool):
-            kw.update(action=argparse.BooleanOptionalAction)
-        elif isinstance(default, tuple):
-            kw.update(nargs="+", type=type(default[0]))
-        elif f.name == "max_steps":
-            kw.update(type=int)
-        else:
-            kw.update(type=type(default))
-        if f.name == "objective":
-            kw["choices"] = list(OBJECTIVES)
-        parser.add_argument(flag, **kw)
+# CLI: iapix train / torchrun -m iapix.train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -715,7 +576,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of the encoder and image decoder (a CPU with AMX or AVX-512 BF16: ~2x faster encoder)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the decoder's recurrent step")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt, with the "
-                        "settings stored in it (flags given must agree; --max-epochs/--max-steps/--patience/--[no-]rollback may change)")
+                        "settings stored in it (flags given must agree; --max-epochs/--max-steps/--patience/"
+                        "--[no-]rollback may change)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run in an --out that holds one (its files are moved to RUN/old-<time>/)")
     parser.add_argument("--limit", type=positive_int, default=None, help="first N sketches of each split (quick runs)")
@@ -725,26 +587,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also keep a slim copy of the model every N iterations in RUN/snapshots/ "
                              "(for `iapix curve RUN`; 0: none)")
     add_config_arguments(parser.add_argument_group("config (every Config field; default: the preset's value)"))
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    """The preset ``--config`` (default ``small``) with the flags given. On ``--resume`` the run's own settings
-    (the config in ``RUN/last.pt``, extended budgets included) take the preset's place, so a resume needs no model
-    or schedule flags, and a flag given that contradicts the run, ``--config`` included, is refused by the
-    :class:`Trainer` (``--max-epochs``, ``--max-steps``, ``--patience`` and ``--[no-]rollback`` may change:
-    they say when and how a run ends)."""
-    over = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
-    for k in ("categories", "image_shrink"):
-        if k in over:
-            over[k] = tuple(over[k])
-    if over.get("s2_clamp") == "none":
-        over["s2_clamp"] = None
-    last = Path(getattr(args, "out", None) or ".") / "last.pt"
-    if getattr(args, "resume", False) and last.is_file():
-        if args.config is not None:  # a preset named on resume must agree with the run, field by field
-            over = {**{k: v for k, v in PRESETS[args.config].items() if k not in BUDGET}, **over}
-        return dataclasses.replace(Config.from_dict(read_checkpoint(last)["config"]), **over).validate()
-    return preset(args.config or "small", **over)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -763,23 +605,6 @@ def run(args: argparse.Namespace) -> int:
         best = Path(args.out) / "best.pt"
         print(f"best checkpoint: {best if best.is_file() else 'none yet (no validation so far)'}; "
               f"curves: iapix plot-log {args.out}")
-    return 0
-
-
-def add_plot_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="a run folder (with log.csv)")
-    parser.add_argument("--out", default=None, help="PNG path, or a folder for curves.png (default RUN/curves.png)")
-
-
-def run_plot(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    from iapix.cli import output_file
-
-    matplotlib.use("Agg")
-    out = output_file(args.out or Path(args.run), "curves.png")
-    plot_log(args.run, out)
-    print(out)
     return 0
 
 

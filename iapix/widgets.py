@@ -2,7 +2,7 @@
 
 Every picture is made by a plain function that returns a matplotlib figure and needs no browser:
 
-* :func:`component_panel` -- ``n`` sketches drawn from Gaussian ``k`` (``z ~ N(m_k, v_k)``, SPEC §5),
+* :func:`component_panel` -- ``n`` sketches drawn from Gaussian ``k`` (``z ~ N(m_k, v_k)``, method §5),
   titled with the weight ``alpha_k``, followed by a few *members*: test sketches whose component
   label (``model.latent.labels(mu, s2)``) is ``k``;
 * :func:`interpolation_strip` -- sketches decoded along the segment from the mean of Gaussian ``k_a``
@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
 
 CELL = 1.3  # inches per sketch cell
+MAX_COLS = 8  # sketch cells per row at most: 8 x 1.3 in = 749 px at 72 dpi, within a notebook's width
+FONT = 10  # points: the cells' titles, tick labels and numbers (10 px at the notebooks' and widgets' 72 dpi)
+TITLE_FONT = 11  # points: a panel's title
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,13 +112,14 @@ def members(labels: Tensor | np.ndarray, k: int, count: int) -> np.ndarray:
 
 
 def _grid(fig: "FigureBase | None", cells: int, ncols: int) -> tuple["FigureBase", list]:
-    """``cells`` axes in rows of ``ncols`` (in ``fig``, or a new figure); unused grid places removed."""
+    """``cells`` axes in rows of ``ncols`` (at most ``MAX_COLS``; in ``fig``, or a new figure); unused grid places
+    removed."""
     from matplotlib.figure import Figure
 
-    ncols = max(1, min(ncols, cells))
+    ncols = max(1, min(ncols, cells, MAX_COLS))
     nrows = -(-cells // ncols)
     if fig is None:
-        fig = Figure(figsize=(ncols * CELL, nrows * CELL + 0.45), layout="constrained")
+        fig = Figure(figsize=(ncols * CELL, nrows * (CELL + 0.2) + 0.5), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[cells:]:
         ax.remove()
@@ -123,8 +127,53 @@ def _grid(fig: "FigureBase | None", cells: int, ncols: int) -> tuple["FigureBase
 
 
 def _empty_cell(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True, transform=ax.transAxes)
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
     ax.axis("off")
+
+
+def _sketch(ax, s: np.ndarray, title: str | None = None, color: str = "black") -> None:
+    """:func:`iapix.plot.plot_sketch` with the title at ``FONT`` points."""
+    plot_sketch(ax, s, color=color)
+    if title:
+        ax.set_title(title, fontsize=FONT)
+
+
+def _text_width(text: str, size: float) -> float:
+    """Width in points of one line of ``text`` at ``size`` points (matplotlib's default font)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    return TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)[0]
+
+
+def _fill(words: Sequence[str], sep: str, size: float, room: float) -> list[str]:
+    """``words`` joined by ``sep`` into lines of at most ``room`` points (a longer single word has a line to itself)."""
+    lines: list[str] = []
+    for w in words:
+        if lines and _text_width(lines[-1] + sep + w, size) <= room:
+            lines[-1] += sep + w
+        else:
+            lines.append(w)
+    return lines
+
+
+def _title(fig: "FigureBase", text: str, size: float = TITLE_FONT) -> None:
+    """``fig.suptitle(text)``, broken into lines where a line would be wider than ``fig``.
+
+    A title cut off at the figure's edge (a PNG in a widget keeps the figure's size) loses its end; so a long
+    title goes on several lines instead: after a ``"; "`` between its parts, and inside a part too wide by
+    itself, between words. :func:`suptitle` gives it back on one line.
+    """
+    room = fig.bbox.width / fig.figure.dpi * 72 - 8  # points, less a small margin
+    lines: list[str] = []
+    for part in text.split("; "):
+        pieces = [part] if _text_width(part, size) <= room else _fill(part.split(" "), " ", size, room)
+        if lines and _text_width(lines[-1] + "; " + pieces[0], size) <= room:
+            lines[-1] += "; " + pieces.pop(0)
+        elif lines:
+            lines[-1] += ";"
+        lines += pieces
+    fig.suptitle("\n".join(lines), fontsize=size)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,16 +199,15 @@ def component_panel(ck: Checkpoint, data: Prepared, k: int, n: int = 8, temperat
     pick = members(labels, k, n_members)
     fig, axes = _grid(fig, n + max(1, len(pick)), ncols)
     for j, (ax, s) in enumerate(zip(axes, sketches)):
-        plot_sketch(ax, s, title=f"sample {j + 1}")
+        _sketch(ax, s, f"sample {j + 1}")
     if len(pick):
         for ax, i in zip(axes[n:], pick):
-            plot_sketch(ax, _pixels(data, ck.scale, i), color="tab:blue",
-                        title=f"{data.categories[data.labels['test'][i]]} #{i}")
+            _sketch(ax, _pixels(data, ck.scale, i), f"{data.categories[data.labels['test'][i]]} #{i}", "tab:blue")
     else:
         _empty_cell(axes[n], f"members: none\n(no test code\nhas label {k})")
     count = int((np.asarray(labels) == k).sum())
-    fig.suptitle(f"Gaussian {k} of {model.latent.K} ({alpha_text(model, k)}): {count}/{len(labels)} test codes; "
-                 f"{_how(temperature, greedy, seed)}", fontsize=9)
+    _title(fig, f"Gaussian {k} of {model.latent.K} ({alpha_text(model, k)}): {count}/{len(labels)} test codes; "
+                f"{_how(temperature, greedy, seed)}")
     return fig
 
 
@@ -176,8 +224,8 @@ def code_strip(ck: Checkpoint, z: Tensor, titles: Sequence[str] | None = None, t
     sketches = decode(ck, z, temperature, greedy, seed)
     fig, axes = _grid(fig, len(z), len(z))
     for j, (ax, s) in enumerate(zip(axes, sketches)):
-        plot_sketch(ax, s, title=titles[j] if titles is not None else None)
-    fig.suptitle(title or f"{len(z)} codes, {_how(temperature, greedy, seed)}", fontsize=9)
+        _sketch(ax, s, titles[j] if titles is not None else None)
+    _title(fig, title or f"{len(z)} codes, {_how(temperature, greedy, seed)}")
     return fig
 
 
@@ -223,15 +271,15 @@ def temperature_strip(ck: Checkpoint, z: Tensor, temperatures: Sequence[float] =
     fig, axes = _grid(fig, len(runs), len(runs))
     for ax, (greedy, tau) in zip(axes, runs):
         s = decode(ck, z, tau, greedy, seed)[0]
-        plot_sketch(ax, s, title="greedy" if greedy else f"tau = {tau:g}")
-    fig.suptitle(title or f"one code, several temperatures (seed {seed})", fontsize=9)
+        _sketch(ax, s, "greedy" if greedy else f"tau = {tau:g}")
+    _title(fig, title or f"one code, several temperatures (seed {seed})")
     return fig
 
 
 def reconstruction_panel(ck: Checkpoint, data: Prepared, index: int, n: int = 3, temperature: float = DEFAULT_TEMPERATURE,
                          seed: int | None = 0, greedy: bool = False,
                          fig: "FigureBase | None" = None) -> "FigureBase":
-    """Test sketch ``index``, its 48x48 input image, and ``n`` sketches decoded from its ``mu`` (SPEC §5).
+    """Test sketch ``index``, its 48x48 input image, and ``n`` sketches decoded from its ``mu`` (method §5).
 
     Axes: the sketch (``<category> #<index>``), the image (``48x48 input``), then ``from mu 1`` ...
     The title gives the sketch's component label and its weight.
@@ -246,20 +294,24 @@ def reconstruction_panel(ck: Checkpoint, data: Prepared, index: int, n: int = 3,
     sketches = decode(ck, mu.expand(n, -1), temperature, greedy, seed)
     fig, axes = _grid(fig, n + 2, n + 2)
     cat = data.categories[data.labels["test"][index]]
-    plot_sketch(axes[0], _pixels(data, ck.scale, index), color="tab:blue", title=f"{cat} #{index}")
-    plot_image(axes[1], image[0], title="48x48 input")
+    _sketch(axes[0], _pixels(data, ck.scale, index), f"{cat} #{index}", "tab:blue")
+    plot_image(axes[1], image[0])
+    axes[1].set_title("48x48 input", fontsize=FONT)
     for j, (ax, s) in enumerate(zip(axes[2:], sketches)):
-        plot_sketch(ax, s, title=f"from mu {j + 1}")
-    fig.suptitle(f"test sketch {index} ({cat}), in Gaussian {k} ({alpha_text(model, k)}); from mu, "
-                 f"{_how(temperature, greedy, seed)}", fontsize=9)
+        _sketch(ax, s, f"from mu {j + 1}")
+    _title(fig, f"test sketch {index} ({cat}), in Gaussian {k} ({alpha_text(model, k)}); from mu, "
+                f"{_how(temperature, greedy, seed)}")
     return fig
 
 
 def suptitle(fig: "FigureBase") -> str:
-    """The text of a figure's suptitle ("" when it has none)."""
+    """The text of a figure's suptitle on one line ("" when it has none; a long title, broken into lines here,
+    is joined back)."""
     if hasattr(fig, "get_suptitle"):  # matplotlib >= 3.8
-        return fig.get_suptitle()
-    return fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+        text = fig.get_suptitle()
+    else:
+        text = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    return text.replace(";\n", "; ").replace("\n", " ")
 
 
 def figure_png(fig: "FigureBase", dpi: int = 72) -> bytes:
@@ -332,7 +384,9 @@ class Explorer:
         self.index = W.IntSlider(value=0, min=0, max=n_test - 1, description="test sketch", style=style)
         self.temperature = W.FloatSlider(value=temperature, min=0.05, max=1.5, step=0.01, description="temperature",
                                          style=style)
-        self.greedy = W.Checkbox(value=False, description="greedy (arg-max, ignores temperature)")
+        # indent=False and width auto: the description takes the room it needs (a fixed-width one cut it short)
+        self.greedy = W.Checkbox(value=False, description="greedy (arg-max, ignores temperature)", indent=False,
+                                 layout=W.Layout(width="auto"))
         self.seed = W.IntText(value=seed, description="seed", style=style)
         self.output = W.Output()
         controls = [self.view, self.component, self.n, self.k_a, self.k_b, self.steps, self.t, self.index,
@@ -564,44 +618,49 @@ def drawing_panel(ck: Checkpoint, data: Prepared, lines: Sequence[np.ndarray], n
 
     from matplotlib.figure import Figure
 
-    width = max(n, n_near, 4) * CELL
-    if fig is None:
-        fig = Figure(figsize=(width, 5 * CELL + 1.6), layout="constrained")
+    cols = min(max(n, n_near, 4), MAX_COLS)
+    if fig is None:  # 1.6 in a column: room for the posterior's bar names ("1: cat 100%") at FONT points
+        fig = Figure(figsize=(cols * 1.6, 4 * (1.6 + 0.2) + 2.3), layout="constrained")
     top, near, rec, var, comp = fig.subfigures(5, 1, height_ratios=[1.3, 1, 1, 1, 1])
-    a_draw, a_img, a_post = top.subplots(1, 3, width_ratios=[1, 1, 2.4])
-    plot_sketch(a_draw, info["stroke3"], color="tab:blue", title="your drawing")
-    plot_image(a_img, info["image"], title="48x48 input")
+    a_draw, a_img, a_post = top.subplots(1, 3, width_ratios=[1, 1, 3.6])
+    _sketch(a_draw, info["stroke3"], "your drawing", "tab:blue")
+    plot_image(a_img, info["image"])
+    a_img.set_title("48x48 input", fontsize=FONT)
     g = info["posterior"].numpy()
     alpha = model.latent.alpha.float().cpu().numpy()
     colors = ["tab:orange" if j == k else ("lightgrey" if alpha[j] <= ALIVE else "tab:blue") for j in range(K)]
     a_post.bar(range(K), g, color=colors)
-    a_post.set_ylim(0, 1.05)
+    a_post.set_ylim(0, 1)
+    a_post.set_yticks([])  # each bar carries its value
+    a_post.spines[["left", "right", "top"]].set_visible(False)
+    # more than four bars: the names slant, so that neighbours do not run into each other
+    slant = dict(rotation=35, ha="right", rotation_mode="anchor") if K > 4 else {}
     a_post.set_xticks(range(K), [f"{j}: {majority[j]}" + ("\n(dead)" if alpha[j] <= ALIVE else "")
-                                 for j in range(K)], fontsize=7)
-    a_post.tick_params(axis="y", labelsize=7)
-    a_post.set_title(f"posterior g (label {k}, orange)", fontsize=8)
-    for j, v in enumerate(g):
-        a_post.text(j, v + 0.02, f"{v:.2g}", ha="center", fontsize=7)
-    _, axes = _grid(near, len(nearest), max(n, n_near))
+                                 for j in range(K)], fontsize=FONT, **slant)
+    a_post.set_title(f"posterior g (label {k}, orange)", fontsize=FONT)
+    for j, v in enumerate(g):  # the value inside a tall bar (white), above a short one: always inside the axes
+        inside = v >= 0.5
+        a_post.text(j, v - 0.04 if inside else v + 0.03, f"{v:.2g}", ha="center", va="top" if inside else "bottom",
+                    color="white" if inside else "black", fontsize=FONT)
+    _, axes = _grid(near, len(nearest), cols)
     for ax, i in zip(axes, nearest):
-        plot_sketch(ax, _pixels(data, scale, int(i)), color="tab:green",
-                    title=f"{data.categories[data.labels['test'][i]]} #{i}")
-    near.suptitle("nearest test sketches (code distance)", fontsize=8)
+        _sketch(ax, _pixels(data, scale, int(i)), f"{data.categories[data.labels['test'][i]]} #{i}", "tab:green")
+    near.suptitle("nearest test sketches (code distance)", fontsize=FONT)
     for sub, sketches, what in ((rec, recon, "from mu"), (var, variations, f"Gaussian {k}")):
-        _, axes = _grid(sub, n, max(n, n_near))
+        _, axes = _grid(sub, n, cols)
         for j, (ax, s) in enumerate(zip(axes, sketches)):
-            plot_sketch(ax, s, title=f"{what} {j + 1}")
-    rec.suptitle("reconstructions from mu", fontsize=8)
-    var.suptitle(f"variations: z ~ N(m_{k}, v_{k}), {alpha_text(model, k)}", fontsize=8)
-    _, axes = _grid(comp, n, max(n, n_near))
+            _sketch(ax, s, f"{what} {j + 1}")
+    rec.suptitle("reconstructions from mu", fontsize=FONT)
+    var.suptitle(f"variations: z ~ N(m_{k}, v_{k}), {alpha_text(model, k)}", fontsize=FONT)
+    _, axes = _grid(comp, n, cols)
     for j, (ax, s) in enumerate(zip(axes, completions)):
-        plot_sketch(ax, s, title=f"completion {j + 1}")
+        _sketch(ax, s, f"completion {j + 1}")
         plot_sketch(ax, info["stroke3"], color="tab:blue")
-    comp.suptitle("completions (yours in blue)", fontsize=8)
+    comp.suptitle("completions (yours in blue)", fontsize=FONT)
     extra = [f"classifier: {info['predicted']}"] if "predicted" in info else []
     extra += [info["note"]] if info["note"] else []
-    fig.suptitle("; ".join([f"{len(info['stroke3'])} points, label {k} ({majority[k]})", *extra,
-                            _how(temperature, False, seed)]), fontsize=9)
+    _title(fig, "; ".join([f"{len(info['stroke3'])} points, label {k} ({majority[k]})", *extra,
+                           _how(temperature, False, seed)]))
     return fig, info
 
 

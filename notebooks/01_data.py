@@ -376,7 +376,7 @@ print(f"images: {p.images['train'].dtype}, one {p.images['train'].shape[1:]} per
 #   $p \to c + r\,(p - c)$ with $r \sim U[0.98, 1]$. The reference renders it from the original sketch, the same
 #   picture every epoch. iapix's training renders it from the stretched, thinned strokes the decoder must draw
 #   (`Config.augment_image`, on by default; `dataset(..., augment_image=True)`): on 3 600 training sketches the fixed
-#   picture let the model learn each sketch by heart within ~2 000 steps (README, "Shipped models").
+#   picture let the model learn each sketch by heart within ~2 000 steps (docs/results.md, "How these were found").
 #
 # `show_augmentation` applies all three with a strength knob (1 is the paper's setting, 5 exaggerates so that you can
 # see it). It is called once here with fixed arguments, so the printed numbers are checked, and the widget below lets you

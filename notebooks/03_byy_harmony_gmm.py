@@ -11,11 +11,12 @@
 # How many Gaussians? The paper sets $K$ = 2 × the number of categories and lets **Bayesian Ying-Yang (BYY)
 # harmony learning** switch off those it does not need. This notebook:
 #
-# 1. writes the BYY step down (SPEC §3, steps 1–7);
+# 1. writes the BYY step down (method §3, steps 1–7);
 # 2. runs it on 2-D toy data with too many components, next to EM and RPCL, and watches the components;
 # 3. lets you explore $K$, the method and the iteration with a widget;
 # 4. compares the harmony loss with the KL loss of a VAE or RPCL-pix2seq, and checks the identity between them;
-# 5. runs the same code on the encoder's codes of real sketches.
+# 5. runs the same code on the encoder's codes of real sketches;
+# 6. looks at the Gaussians of the two shipped trained models.
 
 # %%
 import functools
@@ -25,12 +26,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 from matplotlib.patches import Ellipse
 
-from iapix.notebook import setup, table
+from iapix.notebook import holds, setup, table, within
 
-QUICK = setup()   # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches
+QUICK = setup()   # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches in section 5's demo
 DATA = "../data"
 
 
@@ -84,6 +85,15 @@ display(table(rows, ["code i", "posterior g_ik, k = 1..4", "BYY weight b_ik"]))
 gmm.update(z, s2)
 same = [torch.allclose(x, y) for x, y in [(alpha, gmm.alpha), (means, gmm.means), (variances, gmm.variances)]]
 print("by hand == GMMLatent.update:", all(same), "  new alpha:", [round(a, 4) for a in gmm.alpha.tolist()])
+# the claims of the next paragraph
+others = torch.cat([g[:2, :1], g[:2, 2:]], 1)
+print("\n".join([
+    holds(bool((b[:4].argmax(1) == g[:4].argmax(1)).all() and (b[:4].max(1).values > g[:4].max(1).values).all()),
+          "in each row the largest g gets a b above its g"),
+    holds(bool((g[:2, 1] < 0.1).all() and (others > 0.25).all() and (others < 0.35).all()),
+          "rows 0 and 1: component 2 has g below 0.1, the others between 0.25 and 0.35"),
+    holds(bool(torch.allclose(b[:2, 1], -1e-4 * g[:2, 1], rtol=1e-3)), "rows 0 and 1: component 2's weight is -1e-4 g"),
+    within(float((gmm.alpha - 0.25).abs().max()), 0, 0.01, "largest change of an alpha_k in this step")]))
 
 
 # %% [markdown]
@@ -201,25 +211,57 @@ display(table(rows, ["method", "alive after 300 steps", "first step with 3 alive
                      "closest pair of alive means", "alpha, sorted"]))
 
 
+# %%
+def off_steps(alpha):
+    # the step at which each component switched off at the end first had alpha_k <= 1e-3
+    return [int(np.argmax(alpha[:, k] <= 1e-3)) for k in np.flatnonzero(alpha[-1] <= 1e-3)]
+
+
+def fade_rate(alpha, t0=150, t1=250):
+    # mean decrease of ln alpha_k per step, from t0 to t1, over the components switched off at the end
+    off = alpha[-1] <= 1e-3
+    return float((np.log(alpha[t0, off]) - np.log(alpha[t1, off])).mean() / (t1 - t0))
+
+
+(a_em, m_em, _), (a_byy, m_byy, v_byy), a_rpcl = runs["EM"], runs["BYY"], runs["RPCL"][0]
+em_alive = a_em[-1] > 1e-3
+gap_em = np.sqrt(((m_em[-1][em_alive][:, None] - m_em[-1][em_alive][None]) ** 2).sum(-1))[np.triu_indices(em_alive.sum(), 1)]
+byy_off, byy_alive = off_steps(a_byy), a_byy[-1] > 1e-3
+at_clip = int((a_byy[-1] < 1.01e-10).sum())
+rate_ratio = fade_rate(a_rpcl) / fade_rate(a_byy)
+display(Markdown(rf"""
+* **EM** keeps almost every component ({int(em_alive.sum())} of 8). Several Gaussians share one cluster (means close
+  together, weights splitting the cluster's 1/3 between them). Nothing in the likelihood punishes duplicates: two
+  copies of a Gaussian, each with half the weight, fit it as well as one. A component can still fade when it is left
+  stranded between clusters, but a duplicate that shares a cluster keeps its weight.
+* **BYY** switches off the {len(byy_off)} redundant components. Their weights drop below $10^{{-3}}$ between steps
+  {min(byy_off)} and {max(byy_off)} and keep falling towards the clip at $10^{{-10}}$ ({at_clip} of them are there
+  by step 300). The three survivors sit on the three clusters, with $\alpha \approx 1/3$ and variances near the
+  expected 0.07. Early on BYY looks like EM. Once one component wins a cluster, its rivals there get weights
+  $b_{{ik}} \le 0$, so $\alpha_k' \le 0$, and the smoothing multiplies their $\alpha$ by 0.95 at every step: the
+  straight lines on the log scale.
+* **RPCL** also gets down to three components on these easy, well-separated data, but later (see the table),
+  and by a different mechanism. On an RPCL step a component that never wins a point gets $\alpha' = 0$. The
+  EM steps in between give part of its weight back, so the losers fade slowly, at about a third of BYY's rate
+  (here {rate_ratio:.1f} of it, from step 150 to 250). The rival penalty $10^{{-4}}$ is far too small to push anything
+  away; what prunes is the hard winner-takes-all, and model selection is what RPCL was designed for. The
+  differences lie elsewhere: RPCL-pix2seq pairs its rule with a KL loss for the encoder (section 4), and the rule is
+  bolted onto EM. In BYY, the rival penalty and the model selection follow from one principle, and the same
+  principle gives the encoder's loss.
+"""))
+print("\n".join([
+    within(em_alive.sum(), 6, 8, "EM: components alive after 300 steps"),
+    within(gap_em.min(), 0, 0.5, "EM: distance between the closest two alive means"),
+    holds(len(byy_off) == 5 and byy_alive.sum() == 3, "BYY: five components switched off, three alive"),
+    holds(100 <= np.median(byy_off) and max(byy_off) <= 200, "BYY: switched off around step 100 to 200"),
+    within(at_clip, 3, 5, "BYY: switched-off components at the clip 1e-10 by step 300"),
+    holds(bool(np.allclose(a_byy[-1][byy_alive], 1 / 3, atol=0.03)), "BYY: the survivors' alpha are 1/3 +- 0.03"),
+    holds(bool(np.allclose(v_byy[-1][byy_alive], 0.25 ** 2 + S2, atol=0.02)), "BYY: the survivors' variances are 0.07 +- 0.02"),
+    holds((a_rpcl[-1] > 1e-3).sum() == 3 and max(off_steps(a_rpcl)) > max(byy_off), "RPCL: three alive, later than BYY"),
+    within(rate_ratio, 0.2, 0.5, "RPCL's losers fade at this share of BYY's rate")]))
+
+
 # %% [markdown]
-# * **EM** keeps almost every component. Several Gaussians share one cluster (means close together, weights
-#   splitting the cluster's 1/3 between them). Nothing in the likelihood punishes duplicates: two copies of a
-#   Gaussian, each with half the weight, fit it as well as one. A component can still fade when it is left
-#   stranded between clusters, but a duplicate that shares a cluster keeps its weight.
-# * **BYY** switches off the five redundant components. Their weights drop below $10^{-3}$ within the first
-#   100–200 steps and keep falling to the clip at $10^{-10}$. The three survivors sit on the three clusters, with
-#   $\alpha \approx 1/3$. Early on BYY looks like EM. Once one component wins a cluster, its rivals there get
-#   weights $b_{ik} \le 0$, so $\alpha_k' \le 0$, and the smoothing multiplies their $\alpha$ by 0.95 at every
-#   step: the straight lines on the log scale.
-# * **RPCL** also gets down to three components on these easy, well-separated data, but later (see the table),
-#   and by a different mechanism. On an RPCL step a component that never wins a point gets $\alpha' = 0$. The
-#   EM steps in between give part of its weight back, so the losers fade slowly, at about a third of BYY's rate.
-#   The rival penalty $10^{-4}$ is far too small to push anything away; what prunes is the hard
-#   winner-takes-all, and model selection is what RPCL was designed for. The differences lie elsewhere:
-#   RPCL-pix2seq pairs its rule with a KL loss for the encoder (section 4), and the rule is bolted onto EM. In
-#   BYY, the rival penalty and the model selection follow from one principle, and the same principle gives the
-#   encoder's loss.
-#
 # ## 3. Explore: $K$, the method, the iteration
 #
 # The function below draws one run at one iteration: the ellipses, and the $\alpha_k$ curves with a marker at that
@@ -300,6 +342,7 @@ weight_gap = (weight_harmony - (weight_kl - (g * g.log()).sum(1))).abs().max()
 print(f"max |h - (KL + entropy of the code)|             = {gauss_gap.item():.4f}"
       f"   (values up to {harmony_gaussian(mu, s2, m, v).abs().max().item():.0f})")
 print(f"max |weight_harmony - (weight_KL + entropy of g)| = {weight_gap.item():.4f}")
+print(within(max(gauss_gap.item(), weight_gap.item()), 0, 1e-3, "both differences (zero to float32 rounding)"))
 
 # %% [markdown]
 # Both differences are zero to float32 rounding. Now the consequence for one code. Put $\mu$ on the mean of a
@@ -318,6 +361,8 @@ ax.set_xscale("log"); ax.set_xlabel("encoder variance s2  (mu = m, v = 1)"); ax.
 plt.show()
 print(f"KL is smallest at s2 = {s2_grid[kl_curve.argmin(), 0]:.2f}; the harmony term is smallest at the"
       f" smallest s2 on the grid: {bool(h_curve.argmin() == 0)}")
+print(within(s2_grid[kl_curve.argmin(), 0], 0.9, 1.1, "the s2 where KL is smallest (the text: s2 = v = 1)"))
+print(holds(bool((h_curve.diff() > 0).all()), "the harmony term only grows with s2"))
 
 # %% [markdown]
 # The KL term is smallest when the code is as wide as the Gaussian ($s^2 = v$); below that, its $-\ln s^2$ pushes
@@ -360,15 +405,22 @@ def fit_codes(objective, steps=300, K=4, seed=0):
     return gmm
 
 
-rows = []
+rows, fits = [], {}
 for name, objective in [("BYY (ia)", "ia"), ("EM (rpcl, first 500 steps)", "rpcl")]:
-    gmm = fit_codes(objective)
+    gmm = fits[objective] = fit_codes(objective)
     lab = gmm.labels(mu, s2).numpy()
     counts = " / ".join(f"{c}: " + ",".join(str(int(((labels == c_i) & (lab == k)).sum())) for k in range(4))
                         for c_i, c in enumerate(prep.categories))
     rows.append([name, int(gmm.components_alive().sum()), " ".join(f"{a:.3f}" for a in gmm.alpha.tolist()),
                  f"{gmm.variances.mean():.2f}", counts])
 display(table(rows, ["GMM update", "alive", "alpha_k", "mean v", "sketches per component (cat: k=1..4 / pig: ...)"]))
+print("\n".join([
+    within(s2.mean(), 0.6, 0.8, "encoder noise s2 (the text: about 0.7)"),
+    holds(bool(mu.var(0).mean() < 0.2 * s2.mean()), "the spread of mu is small next to s2 (below a fifth of it)"),
+    holds(int(fits["ia"].components_alive().sum()) == 1, "BYY keeps one Gaussian"),
+    holds(int(fits["rpcl"].components_alive().sum()) == 4, "EM keeps all four"),
+    holds(all(len(np.unique(f.labels(mu, s2).numpy())) == 1 for f in fits.values()),
+          "with either, every sketch gets the same component label")]))
 
 # %% [markdown]
 # What this means: the codes of an untrained encoder carry little structure and much noise. The spread of $\mu$
@@ -379,44 +431,76 @@ display(table(rows, ["GMM update", "alive", "alpha_k", "mean v", "sketches per c
 #
 # That is why training does not start with BYY. The reference code runs the BYY step from the first batch, and
 # on codes like these it prunes to one Gaussian within a few hundred steps, for good: a pruned Gaussian never
-# returns. iapix (SPEC §7, "GMM during the image warm-up") updates the GMM with plain EM weights $b_{ik} = g_{ik}$
+# returns. iapix (method §7, "GMM during the image warm-up") updates the GMM with plain EM weights $b_{ik} = g_{ik}$
 # while the image loss is on, the first 3 epochs (`GMMLatent.update(..., em=True)`), and with BYY from the step
 # the image loss is dropped. By then the image and stroke losses have organised the codes, and BYY starts from
 # a mixture fitted to them; its model selection then prunes Gaussians the codes really do not need.
 #
 # In training, the reconstruction loss forces $\mu$ to carry the sketch, and the harmony loss pulls each code
 # towards its Gaussian and shrinks $s^2$ towards the clamp. Then the codes separate and the surviving Gaussians
-# come to mean something. Notebook 05 trains the model, and 07 measures the clusters. If a trained checkpoint is
-# present, the next cell shows its GMM on real codes; otherwise it says so.
+# come to mean something. Notebook 05 trains the model, and 07 measures the clusters.
+#
+# ## 6. The same labels on a trained model
+#
+# The repository ships two trained models (notebook 05, section 6): `checkpoints/catpig-small-ia.pt` (IA, BYY
+# harmony) and `checkpoints/catpig-small-rpcl.pt` (the RPCL baseline). The next cells encode all 450 cat and pig
+# test sketches with each, in the quick setting too (these are the shipped models' own numbers, the ones
+# notebooks 06 and 07 show), and count the sketches per component label, as above. The Gaussians are numbered
+# from 0 here, as in the package and notebooks 06 and 07. (About 6 s on a free CPU core.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# (depends on whether a trained checkpoint exists on this machine)
-from iapix.checkpoint import load_checkpoint
+# (a progress bar only: the next cell prints and checks what this one computed)
+from tqdm.auto import tqdm
 
-found = sorted(Path("..").glob("runs/**/best.pt")) + sorted(Path("..").glob("checkpoints/**/*.pt"))
-if not found:
-    print("no trained checkpoint under ../runs/ or ../checkpoints/: train one in notebook 05 (or with"
-          " `iapix train`), then run this cell again")
-for path in found[:3]:
-    try:
-        ck = load_checkpoint(path)
-        model, cats = ck.model, ck.categories
-        p = prepare(cats, DATA, limit=100 if QUICK else None, scale=ck.scale)
-    except (ValueError, RuntimeError, OSError, KeyError) as err:  # another version, categories not in ../data
-        print(f"{path}: skipped ({err})")
-        continue
-    x = torch.from_numpy(p.images["test"]).unsqueeze(1)
-    with torch.no_grad():
-        mu_t, s2_t = model.encode(x)
-    lat = model.latent
-    lab = lat.labels(mu_t, s2_t).numpy()
-    print(f"{path} (step {int(lat.steps)}): objective {lat.objective!r}, K = {lat.K},"
-          f" {int(lat.components_alive().sum())} of {lat.K} components alive (alpha > 1e-3);"
-          f" alpha = {[round(a, 3) for a in lat.alpha.tolist()]}")
-    rows = [[c] + [int(((p.labels["test"] == i) & (lab == k)).sum()) for k in range(lat.K)]
-            for i, c in enumerate(cats)]
-    display(table(rows, ["test sketches of"] + [f"component {k + 1}" for k in range(lat.K)]))
+from iapix.checkpoint import load_checkpoint
+from iapix.sample import encode
+
+shipped = {}
+for name in tqdm(("ia", "rpcl"), desc="encode the test sketches (per shipped model)"):
+    ck = load_checkpoint(Path("../checkpoints") / f"catpig-small-{name}.pt")
+    test = prepare(ck.categories, DATA, scale=ck.scale, max_len=ck.max_len)  # every test sketch, quick or not
+    mu_t, s2_t = encode(ck.model, test.images["test"], batch_size=64)  # the codes of larger batches, faster
+    comp = ck.model.latent.labels(mu_t, s2_t).numpy()
+    shipped[name] = ck, np.array([[int(((test.labels["test"] == i) & (comp == k)).sum()) for k in range(ck.model.latent.K)]
+                                  for i in range(len(ck.categories))])
+
+# %%
+for name, (ck, counts) in shipped.items():
+    lat, cfg = ck.model.latent, ck.model.cfg
+    print(f"catpig-small-{name}.pt: objective {lat.objective!r}, saved at step {ck.info['step']} "
+          f"({int(lat.steps)} GMM updates); {int(lat.components_alive().sum())} of {lat.K} components alive "
+          f"(alpha > 1e-3); alpha = {[round(a, 3) for a in lat.alpha.tolist()]}")
+    display(table([[c, *row] for c, row in zip(ck.categories, counts)],
+                  ["test sketches of"] + [f"k = {k}" for k in range(lat.K)]))
+
+# %%
+(ia, ia_counts), (rp, rp_counts) = shipped["ia"], shipped["rpcl"]
+em_steps = ia.model.cfg.image_epochs * ia.model.cfg.epoch_steps  # IA's image warm-up: EM weights
+share = lambda counts: counts.max(0) / counts.sum(0)  # noqa: E731  (share of each Gaussian's majority category)
+cat_k = int(np.argmax(ia_counts[0] / ia_counts.sum(0)))  # IA's most cat-heavy Gaussian
+heavy = [k for k in range(rp.model.latent.K) if rp.model.latent.alpha[k] >= 0.1]
+num = lambda x: f"{x:,}".replace(",", " ")  # noqa: E731  (3 000, as in the text)
+display(Markdown(f"""
+The shipped IA model ran {num(ia.info['step'])} steps: {num(em_steps)} with EM weights during its image warm-up,
+then {num(ia.info['step'] - em_steps)} BYY harmony steps. BYY switched none of its {ia.model.latent.K} Gaussians
+off: on trained codes every Gaussian has codes it explains best. Their labels lean to one category without being
+one: Gaussian $k = {cat_k}$ holds {ia_counts[0, cat_k]} cats and {ia_counts[1, cat_k]} pigs, the other three
+mostly pigs, with at least a quarter cats. RPCL's EM also keeps all four, two of them nearly empty (their $\\alpha$
+below 0.05), and its two heavy Gaussians split cats and pigs about evenly. Notebook 07 measures how far these
+Gaussians are from being categories.
+"""))
+print("\n".join([
+    holds(int(ia.model.latent.components_alive().sum()) == ia.model.latent.K == 4, "ia: all four Gaussians alive"),
+    holds(ia.info["step"] > em_steps and int(ia.model.latent.steps) == ia.info["step"],
+          "ia: BYY steps after the warm-up; one GMM update per step"),
+    holds(cat_k == 1 and share(ia_counts)[1] >= 0.9, "ia: Gaussian k = 1 is at least 90 % cats"),
+    holds(all(ia_counts[1, k] > ia_counts[0, k] and ia_counts[0, k] >= ia_counts[:, k].sum() / 4
+              for k in range(4) if k != cat_k), "ia: the other three are mostly pigs, at least a quarter cats"),
+    holds(int(rp.model.latent.components_alive().sum()) == 4 and int((rp.model.latent.alpha < 0.05).sum()) == 2,
+          "rpcl: all four alive, two with alpha below 0.05"),
+    holds(heavy == [1, 2] and all(share(rp_counts)[k] < 0.6 for k in heavy),
+          "rpcl: its heavy Gaussians k = 1, 2 are below 60 % of either category")]))
 
 # %% [markdown]
 # ## What we used

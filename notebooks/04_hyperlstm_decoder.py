@@ -446,7 +446,7 @@ else:
 # To draw, the decoder feeds back its own output. It starts from the start token and the state $\tanh(W_0 z+b_0)$,
 # and at each step it samples a component $j \sim \pi$, an offset from $\mathcal N_j$ and a pen state from $q$,
 # then reads that point at the next step. It stops at $p_{\text{end}}$ or after $N_{\max}$ points. The
-# **temperature** $\tau$ reshapes each step's distribution before sampling (SPEC §5):
+# **temperature** $\tau$ reshapes each step's distribution before sampling (method §5):
 #
 # $$\hat\pi_j = \frac{\exp(\log\pi_j/\tau)}{\sum_{l}\exp(\log\pi_l/\tau)},\qquad \hat q_k = \frac{\exp(\log q_k/\tau)}{\sum_l\exp(\log q_l/\tau)},
 # \qquad \hat\sigma_{x,j} = \tau\,\sigma_{x,j},\quad \hat\sigma_{y,j} = \tau\,\sigma_{y,j}.$$

@@ -3,7 +3,7 @@
 #
 # Notebooks 02–04 built the three parts: the CNN encoder (image → $\mu, s^2$), the latent Gaussian mixture with its
 # BYY harmony update, and the HyperLSTM decoder ($z$ → strokes). `iapix.model.IAPix` puts them together, and
-# `iapix.train.Trainer` trains them with the schedule of SPEC §4. Training should be *trustworthy*: a killed run
+# `iapix.train.Trainer` trains them with the schedule of method §4. Training should be *trustworthy*: a killed run
 # resumes exactly where it stopped, a bad epoch is undone, and every loss term is logged. This notebook shows:
 #
 # 1. the loss terms, and what each does,
@@ -22,11 +22,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
-from iapix.notebook import read_log, setup, table
+from iapix.notebook import holds, read_log, setup, table, within
 
-QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches and steps
+QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: shorter live runs (sections 3, 5)
 DATA = Path("../data")                        # the embedded data set (relative to notebooks/)
 CHECKPOINTS = Path("../checkpoints")          # the shipped trained models
 CATS = ["cat", "pig"]
@@ -53,7 +53,7 @@ TMP = tempfile.TemporaryDirectory(prefix="iapix-05-")  # the live runs go here a
 #
 # The two baselines use the same networks: **RPCL-pix2seq** minimises
 # $w_t(\mathcal L^{\text{KL}}_{\text{weight}} + \mathcal L^{\text{KL}}_{\text{gauss}}) + \mathcal L_R + 0.5\,\mathrm{MSE}_{\text{image}}$
-# (KL terms, no outer $\frac12$, the image term for the whole run, SPEC §7), and the **VAE** baseline
+# (KL terms, no outer $\frac12$, the image term for the whole run, method §7 "RPCL loss"), and the **VAE** baseline
 # $w_t\,\mathrm{KL}(\mathcal N(\mu, s^2)\,\|\,\mathcal N(0, I)) + \mathcal L_R + \mathcal L_{\text{image}}$.
 #
 # `IAPix.forward` returns every term. Here is one training-mode pass of an untrained `small` model on 16 real
@@ -86,7 +86,7 @@ print(f"epoch 3, step 5000: image {late['image'].item():g}, w_t {late['kl_weight
 #
 # ## 2. The schedules
 #
-# Three things change with the optimiser step $t$ (SPEC §4):
+# Three things change with the optimiser step $t$ (method §4):
 #
 # $$w_t = 1 - 0.999\cdot 0.9999^{\,t},\qquad
 # \eta_t = (10^{-3} - 10^{-5})\cdot 0.9999^{\,t/3} + 10^{-5},\qquad \text{image term only while epoch} < 3.$$
@@ -107,8 +107,9 @@ w = np.array([kl_weight(s) for s in t])
 lr = np.array([learning_rate(paper, s) for s in t])
 rows = [[f"{s:,}", f"{kl_weight(s):.3f}", f"{learning_rate(paper, s):.2e}"] for s in (0, 1_000, 10_000, 30_000, 100_000)]
 display(table(rows, ["step t", "w_t", "learning rate"]))
-half = t[np.argmax(w >= 0.5)]
-print(f"w_t reaches 0.5 at step {half:,}, 0.9 at step {t[np.argmax(w >= 0.9)]:,}; "
+fine = np.arange(0, 30_001)  # every step, for where w_t crosses 0.5 and 0.9
+w_fine = np.array([kl_weight(s) for s in fine])
+print(f"w_t reaches 0.5 at step {fine[np.argmax(w_fine >= 0.5)]:,}, 0.9 at step {fine[np.argmax(w_fine >= 0.9)]:,}; "
       f"with batch 128 on DS2 an epoch is {steps_per_epoch:,} steps, so the image term stops at step {3 * steps_per_epoch:,}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
@@ -126,18 +127,25 @@ plt.show()
 #
 # `Trainer(cfg, data=..., out_dir=...)` takes a `Config` (presets `paper`, `small`, `tiny`; any field can be
 # overridden) and prepared data, and `fit()` trains until the budget or the patience runs out. The `tiny` preset
-# (code size 8, a HyperLSTM of 32 units) trains in seconds. The quick setting uses 24 sketches per split and
-# category, batches of 8 and 2 epochs; without it, 400 sketches, batches of 16 and 4 epochs. The progress bar is
-# off here. On the command line it shows the losses as they go.
+# has a code of size 8 and a HyperLSTM of 32 units. The quick setting (`IAPIX_QUICK=1`, `make test`) uses 24
+# sketches per split and category, batches of 8 and 2 epochs: 12 steps, a few seconds. Without it, 400 sketches,
+# batches of 16 and 4 epochs: 200 steps, a few minutes on a CPU (2 on two free cores, 4 measured on two cores
+# shared with other jobs; the cell prints its own time). The progress bar shows the losses as they go, and a line
+# per epoch with the validation loss.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (progress and the time taken: the next cell prints and checks what this run did)
 from iapix.train import LOG_FIELDS, Trainer, plot_log
 
 data = prepare(CATS, DATA, limit=24 if QUICK else 400)
 cfg = preset("tiny", batch_size=8 if QUICK else 16, max_epochs=2 if QUICK else 4)
 RUN = Path(TMP.name) / "tiny-ia"
-trainer = Trainer(cfg, data=data, out_dir=RUN, device="cpu", progress=False)
+trainer = Trainer(cfg, data=data, out_dir=RUN, device="cpu", progress=True)
 summary = trainer.fit()
+print(f"{summary['iterations']} steps in {summary['seconds']:.0f} s")
+
+# %%
 print(f"{len(data.strokes['train'])} training sketches, batch {cfg.batch_size}: "
       f"{len(data.strokes['train']) // cfg.batch_size} steps per epoch (the last partial batch is dropped)")
 print(f"ran {summary['iterations']} iterations in {summary['epochs']} epochs, {summary['skipped']} skipped")
@@ -149,18 +157,17 @@ print("valid.csv, one row per epoch:", ", ".join(read_log(RUN, "valid.csv")[0]))
 # `iapix.train.plot_log` (or `iapix plot-log RUN` on the command line) draws the logs. The left panel shows the total
 # and reconstruction losses per step, with the validation reconstruction loss per epoch. The middle panel shows
 # each term, and the right one the number of GMM components alive ($\alpha_k > 10^{-3}$) with the warm-up. The
-# values of a live run differ slightly from machine to machine, so nbval does not compare the next two outputs.
+# losses of a live run differ in their last digits from one CPU to another, so the table of `valid.csv` below
+# leaves them to the figure and shows the decisions taken at the end of each epoch.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# (a live run: its losses may differ slightly between machines)
 fig = plot_log(RUN)
 plt.show()
-display(table([[r[k] for k in ("iteration", "step", "epoch", "valid_recon", "best", "improved", "bad_in_row")]
+display(table([[r[k] for k in ("iteration", "step", "epoch", "improved", "bad_in_row")]
                for r in read_log(RUN, "valid.csv")],
-              ["iteration", "step", "epoch", "valid_recon", "best", "improved", "bad_in_row"]))
-log = read_log(RUN)  # the claim below, checked on every machine
-assert float(log[-1]["image"]) < float(log[0]["image"]), "the image term did not fall"
+              ["iteration", "step", "epoch", "improved", "bad_in_row"]))
+log = read_log(RUN)  # the claim below
+print(holds(float(log[-1]["image"]) < float(log[0]["image"]), "the image term fell during the run"))
 
 # %% [markdown]
 # A run this short, of a model this small, only shows that everything moves: the image term, which dominates at
@@ -214,16 +221,23 @@ print(f"  iteration {last['iteration']}, epoch {last['epoch']}, categories {last
 # The test suite kills a training process with SIGKILL and checks the resumed curve. Here we stop a run after 5
 # steps, in the middle of its first epoch (a step budget stands in for the kill), resume it, and compare with the
 # uninterrupted run of section 3:
+#
+# (The two runs together take a little longer than the run of section 3: a few seconds in the quick setting, several
+# minutes without it; 10 measured on two CPU cores shared with other jobs.)
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (progress and the time taken: the next cell prints and checks what these runs did)
 RUN2 = Path(TMP.name) / "interrupted"
-Trainer(replace(cfg, max_steps=5), data=data, out_dir=RUN2, device="cpu", progress=False).fit()
+Trainer(replace(cfg, max_steps=5), data=data, out_dir=RUN2, device="cpu", progress=True).fit()
 stopped = read_checkpoint(RUN2 / "last.pt")
-print(f"stopped at iteration {stopped['iteration']}, batch {stopped['batch_in_epoch']} of epoch {stopped['epoch']}")
+resumed = Trainer(cfg, data=data, out_dir=RUN2, device="cpu", progress=True, resume=True)
+resumed_at = resumed.iteration
+print(f"resumed run: {resumed.fit()['seconds']:.0f} s")
 
-resumed = Trainer(cfg, data=data, out_dir=RUN2, device="cpu", progress=False, resume=True)
-print(f"resumed at iteration {resumed.iteration}")
-resumed.fit()
+# %%
+print(f"stopped at iteration {stopped['iteration']}, batch {stopped['batch_in_epoch']} of epoch {stopped['epoch']}")
+print(f"resumed at iteration {resumed_at}")
 a, b = read_log(RUN), read_log(RUN2)
 print("same iterations logged:", [r["iteration"] for r in a] == [r["iteration"] for r in b])
 print("same loss at every step as the uninterrupted run:",
@@ -241,8 +255,6 @@ print("same final weights:", all(torch.allclose(wa[k].float(), wb[k].float(), at
 # state, so they are for sampling and evaluation, not for resuming). Notebooks 04, 06, 07 and 08 use them.
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# (the shipped checkpoints may be retrained)
 small = preset("small").to_dict()
 shipped = {}
 for name in ("catpig-small-ia", "catpig-small-rpcl"):
@@ -265,8 +277,8 @@ for name in ("catpig-small-ia", "catpig-small-rpcl"):
     print(f"  checkpoint after {ck['iteration']} iterations (step {ck['step']}), {loss}; "
           f"scale {ck['scale']:.3f}, N_max {ck['max_len']}")
     print("  note:", " ".join(str(ck.get("note") or "(none)").split()))  # how it was made
-print("in", CHECKPOINTS.name + "/:", ", ".join(sorted(p.name for p in CHECKPOINTS.iterdir()))
-      if CHECKPOINTS.is_dir() else "(no such folder)")
+for name in shipped:  # the training logs and learning curves shipped beside each checkpoint
+    print(f"{CHECKPOINTS.name}/{name}/:", ", ".join(sorted(p.name for p in (CHECKPOINTS / name).glob("*.*"))))
 
 # %% [markdown]
 # If the training logs were shipped next to the checkpoints (a folder per run with `log.csv` and `valid.csv`), the
@@ -285,8 +297,6 @@ print("in", CHECKPOINTS.name + "/:", ", ".join(sorted(p.name for p in CHECKPOINT
 #   best checkpoint (unless the run trained on with `--no-rollback`).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-# (the shipped checkpoints and logs may be retrained)
 runs = [CHECKPOINTS / name for name in ("catpig-small-ia", "catpig-small-rpcl") if (CHECKPOINTS / name / "log.csv").is_file()]
 if not runs:
     print(f"no training logs under {CHECKPOINTS}/<run>/log.csv: nothing to draw")
@@ -340,25 +350,76 @@ if any(curves.values()):
     plot_curves({name: rows for name, rows in curves.items() if rows})
     plt.show()
 
+# %%
+from iapix.data import read_npz
+
+ia_c, rp_c = curves["catpig-small-ia"], curves["catpig-small-rpcl"]  # shipped beside the checkpoints
+at = lambda rows, step: next(r for r in rows if r["step"] == step)  # noqa: E731
+late = lambda rows: [r for r in rows if r["step"] >= 4000]  # noqa: E731
+test_sizes = {c: len(read_npz(DATA / f"{c}.npz")["test"]) for c in CATS}
+pig_share = test_sizes["pig"] / sum(test_sizes.values())
+bound = read_checkpoint(CHECKPOINTS / "classifier-catpig.pt", ("info",), "the classifier cache of notebook 07")["info"]["test_acc"]
+span = lambda rows, k: (min(r[k] for r in late(rows)), max(r[k] for r in late(rows)))  # noqa: E731
+moves = max(abs(a["rec"] - b["rec"]) for rows in (ia_c, rp_c) for a, b in zip(late(rows), late(rows)[1:]))
+display(Markdown(f"""
+Read the tables row by row. After 1 000 steps the models have not learned to stop: fewer than one generation in five
+ends by $p_{{end}}$ and the mean length is at or near $N_{{max}}$ = {shipped['catpig-small-ia']['max_len']}. The
+next thousand steps teach the decoder to end a drawing and lift Rec above chance ({pig_share:.2f}, the share of
+pigs among the {sum(test_sizes.values())} test sketches; the classifier's own bound is {bound:.2f}). From step
+4 000 on, most generations end by themselves (more than 90 % from step 8 000), and Rec levels off: between
+{span(ia_c, 'rec')[0]:.2f} and {span(ia_c, 'rec')[1]:.2f} for IA and between {span(rp_c, 'rec')[0]:.2f} and
+{span(rp_c, 'rec')[1]:.2f} for RPCL, moving by up to {moves:.2f} from one snapshot to the next. Ret@1 climbs from a
+few hundredths towards a tenth for IA ({span(ia_c, 'ret1')[1]:.2f} at best) and stays near 0.05 for RPCL. The
+Gaussians stay alive; NMI stays far below 1 and so does the per-Gaussian control: the samples are recognisable
+heads, but the mixture does not sort them by category. Notebooks 06 and 07 look at these checkpoints in detail.
+"""))
+print("\n".join([
+    holds(all(at(c, 1000)["ended"] < 0.2 and at(c, 1000)["mean_length"] >= 150 for c in (ia_c, rp_c)),
+          "step 1000: fewer than one in five ended, mean length at least 150"),
+    holds(all(at(c, 2000)["rec"] > pig_share + 0.05 and at(c, 2000)["ended"] > at(c, 1000)["ended"] + 0.3
+              for c in (ia_c, rp_c)), "step 2000: Rec above chance, many more generations end"),
+    holds(all(r["ended"] > 0.5 for c in (ia_c, rp_c) for r in late(c)), "from step 4000: most generations end"),
+    holds(all(r["ended"] > 0.9 for c in (ia_c, rp_c) for r in c if r["step"] >= 8000), "from step 8000: over 90 % end"),
+    within(moves, 0, 0.06, "largest change of Rec between two snapshots from step 4000"),
+    within(span(ia_c, "ret1")[1], 0.08, 0.15, "ia: best Ret@1 from step 4000"),
+    holds(all(0.03 <= r["ret1"] <= 0.07 for r in late(rp_c)), "rpcl: Ret@1 between 0.03 and 0.07 from step 4000"),
+    holds(all(r["alive"] == 4 for c in (ia_c, rp_c) for r in c), "every Gaussian alive in every snapshot"),
+    holds(all(r["nmi"] < 0.25 and r["control"] < 0.9 for c in (ia_c, rp_c) for r in c),
+          "NMI below 0.25 and control below 0.9 in every snapshot")]))
+
+# %%
+valid = {name: read_log(CHECKPOINTS / name, "valid.csv") for name in curves}
+best_step = {name: int(min(v, key=lambda r: float(r["valid_recon"]))["step"]) for name, v in valid.items()}
+n_train = sum(len(read_npz(DATA / f"{c}.npz")["train"]) for c in CATS)
+ia_cfg = shipped["catpig-small-ia"]["config"]
+passes = shipped["catpig-small-ia"]["step"] * ia_cfg["batch_size"] / n_train
+chosen = {name: max(read_curve(CHECKPOINTS / name, "valid"), key=lambda r: r["rec"]) for name in curves}
+num = lambda x: f"{x:,}".replace(",", " ")  # noqa: E731  (3 000, as in the text)
+display(Markdown(f"""
+With {num(n_train)} training sketches, {num(shipped['catpig-small-ia']['step'])} steps of {ia_cfg['batch_size']}
+are about {passes:.0f} passes over the data. The validation loss (the figure above) is the check against memorising
+them: both runs had their best validation loss at step {num(best_step['catpig-small-ia'])}, and every epoch after it
+was worse (a cross), rising steadily, while Rec and Ret@1 did not get worse and the share ended mostly rose: the
+teacher-forced loss and the sketches that the model draws by itself need not agree. So these runs went on with
+`iapix train --resume --no-rollback` from that step instead of rolling back, and the shipped checkpoint of each
+objective is the snapshot (steps 4 000 to 10 000) with the highest Rec on the *validation* sketches (`iapix curve
+RUN --split valid`, `curve-valid.csv` beside the logs): step {num(int(chosen['catpig-small-ia']['step']))} for IA
+and {num(int(chosen['catpig-small-rpcl']['step']))} for RPCL. So the test numbers above played no part in the choice
+(the `note` printed in section 6 says the same).
+"""))
+checks = [holds(len(set(best_step.values())) == 1, "both runs had their best validation loss at the same step")]
+for name, v in valid.items():
+    after = [float(r["valid_recon"]) for r in v if int(r["step"]) >= best_step[name]]
+    rows, b = curves[name], best_step[name]
+    checks += [
+        holds(all(x < y for x, y in zip(after, after[1:])), f"{name}: validation loss rising at every epoch after it"),
+        holds(all(r["rec"] >= at(rows, b)["rec"] and r["ret1"] >= at(rows, b)["ret1"] for r in rows if r["step"] > b)
+              and rows[-1]["ended"] > at(rows, b)["ended"], f"{name}: Rec and Ret@1 no worse after it, more ended"),
+        holds(int(chosen[name]["step"]) == shipped[name]["step"] and 4000 <= shipped[name]["step"] <= 10000,
+              f"{name}: the shipped checkpoint is the snapshot with the highest validation Rec")]
+print("\n".join(checks))
+
 # %% [markdown]
-# Read the tables row by row. After 1 000 steps the models have not learned to stop: almost no generation ends by
-# $p_{end}$ and the mean length is at or near $N_{max}$. The next thousand steps teach the decoder to end a drawing
-# and lift Rec well above chance (0.56, the share of pigs among the 450 test sketches; the classifier's own bound
-# is 0.90). From step 4 000 on, most generations end by themselves (about 95 % by step 8 000), Ret@1 climbs from
-# a few hundredths towards a tenth, and Rec levels off: near 0.8 for IA and 0.7–0.75 for RPCL, moving by a couple
-# of hundredths from one snapshot to the next. The Gaussians stay alive; NMI stays far below 1 and so does the
-# per-Gaussian control: the samples are recognisable heads, but the mixture does not sort them by category.
-# Notebooks 06 and 07 look at these checkpoints in detail.
-#
-# With 3 600 training sketches, 10 000 steps of 64 are 180 passes over the data. The validation loss (the figure
-# above) is the check against memorising them: both runs had their best validation loss at step 3 000, and every
-# epoch after it was worse (a cross), rising steadily, while Rec, Ret@1 and the share ended did not get worse:
-# the teacher-forced loss and the sketches that the model draws by itself need not agree. So these runs went on
-# with `iapix train --resume --no-rollback` from step 3 000 instead of rolling back, and the shipped checkpoint of
-# each objective is the snapshot (steps 4 000 to 10 000) with the highest Rec on the *validation* sketches
-# (`iapix curve RUN --split valid`, `curve-valid.csv` beside the logs), so that the test numbers above played no
-# part in the choice (the `note` printed in section 6 says which step).
-#
 # ## 7. A full run on a GPU
 #
 # The code is the same on a CPU and a GPU. Only the data and the preset change. Get the full sketch-rnn files

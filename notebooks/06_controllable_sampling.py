@@ -3,7 +3,7 @@
 #
 # The point of a Gaussian-mixture latent space is control. If every Gaussian holds one kind of sketch (a category,
 # or a style within it), then drawing a code $z \sim \mathcal N(m_k, \operatorname{diag} v_k)$ from Gaussian $k$ and
-# decoding it should give a sketch of that kind. SPEC §5 lists the ways to generate:
+# decoding it should give a sketch of that kind. Method §5 lists the ways to generate:
 #
 # * **conditional**: encode a sketch image, decode from its mean code $\mu$ (a reconstruction);
 # * **controlled**: draw $z$ from a chosen Gaussian $k$, or walk on a line between two codes (interpolation);
@@ -82,7 +82,7 @@ for name, m in models.items():
 # %% [markdown]
 # ## 1. The two mixtures
 #
-# Each model has $K = 4$ Gaussians (two categories $\times$ `num_sub` 2, SPEC §3). For each Gaussian: its weight
+# Each model has $K = 4$ Gaussians (two categories $\times$ `num_sub` 2, method §3). For each Gaussian: its weight
 # $\alpha_k$, its mean variance $\bar v_k$ (over the 32 dimensions), and how many cat and pig test codes carry its
 # label.
 
@@ -124,17 +124,17 @@ for name, m in models.items():
 # ## 2. Why the IA mixture keeps its Gaussians: EM first, BYY later
 #
 # The training logs (shipped next to the checkpoints) count the Gaussians alive at every step. The shaded part is
-# IA's image warm-up (its first `image_epochs` epochs, SPEC §4), during which iapix updates the mixture with EM
-# weights $b_{ik} = g_{ik}$; BYY weights $b_{ik} = g_{ik}(1 + \delta_{ik})$ start when it ends (SPEC §7 "GMM during the
+# IA's image warm-up (its first `image_epochs` epochs, method §4), during which iapix updates the mixture with EM
+# weights $b_{ik} = g_{ik}$; BYY weights $b_{ik} = g_{ik}(1 + \delta_{ik})$ start when it ends (method §7 "GMM during the
 # image warm-up"). The dotted line is the warm-up weight $w_t = 1 - 0.999 \cdot 0.9999^t$ of the latent losses
-# (SPEC §4), on the right-hand axis.
+# (method §4), on the right-hand axis.
 
 # %%
 logs = {name: read_log(CHECKPOINTS / f"catpig-small-{name}") for name in ("ia", "rpcl")}  # log.csv: a row per step
 cfg = models["ia"].cfg
 ia_it = np.array([int(r["iteration"]) for r in logs["ia"]])
 em = np.array([cfg.gmm_warmup == "em" and int(r["epoch"]) < cfg.image_epochs for r in logs["ia"]])  # EM weights b = g
-fig, ax = plt.subplots(figsize=(7, 2.8))
+fig, ax = plt.subplots(figsize=(7.5, 3.2), layout="constrained")
 if em.any():
     ax.axvspan(0, ia_it[em].max(), color="0.9", label="IA: image warm-up, EM weights")
 for name, log in logs.items():  # x: iterations (a rolled-back epoch rewinds the step counter, not these)
@@ -144,8 +144,8 @@ ax.set_xlabel("training iteration"); ax.set_ylabel("alive (alpha > 1e-3)"); ax.s
 ax2 = ax.twinx()
 ax2.plot(ia_it, [float(r["kl_weight"]) for r in logs["ia"]], "k:", lw=1)
 ax2.set_ylabel("IA's w_t (dotted)"); ax2.set_ylim(0, 1)
-ax.legend(fontsize=8, loc="center right")
-ax.set_title(f"Gaussians alive at each of the {len(ia_it)} IA iterations", fontsize=9)
+ax.legend(fontsize=10, loc="lower right")
+ax.set_title(f"Gaussians alive at each of the {len(ia_it)} IA iterations", fontsize=11)
 plt.show()
 for name, log in logs.items():
     alive = np.array([int(r["alive"]) for r in log])
@@ -171,7 +171,7 @@ else:
 # random initialisation, and the latent losses had almost no weight ($w_t \approx 0.01$). The codes of cats and pigs
 # formed one undifferentiated cloud, and for one cloud the most harmonious model is one Gaussian. The next cell
 # replays only this part. It takes the codes of a freshly initialised (untrained) encoder, which never changes, and
-# applies the two update rules of SPEC §3 300 times, to batches of 64 sampled codes $z = \mu + \sqrt{s^2}\,\epsilon$:
+# applies the two update rules of method §3 300 times, to batches of 64 sampled codes $z = \mu + \sqrt{s^2}\,\epsilon$:
 # BYY from step 1 (the reference) and EM (what iapix's IA does during the image warm-up, and RPCL before its step
 # 500).
 
@@ -196,13 +196,13 @@ for objective in ("ia", "rpcl"):
         alphas.append(gmm.alpha.clone())
     history[objective] = torch.stack(alphas).numpy()
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True, layout="constrained")
 for ax, (objective, a) in zip(axes, history.items()):
     for k in range(a.shape[1]):
         ax.plot(a[:, k], lw=1.2)
     ax.axhline(1e-3, color="k", ls=":", lw=1)
     ax.set_yscale("log"); ax.set_ylim(1e-11, 2); ax.set_xlabel("update")
-    ax.set_title(f"{'BYY from step 1 (reference)' if objective == 'ia' else 'EM (warm-up)'}: alpha_k", fontsize=9)
+    ax.set_title(f"{'BYY from step 1 (reference)' if objective == 'ia' else 'EM (warm-up)'}: alpha_k", fontsize=11)
 axes[0].set_ylabel("alpha_k (dotted: 1e-3)")
 plt.show()
 for objective, a in history.items():
@@ -225,7 +225,7 @@ for objective, a in history.items():
 # they follow the batch: the dead Gaussians of that first model had become copies of the live one, and "draw from
 # Gaussian $k$" was the same distribution for every $k$.
 #
-# **What iapix does instead.** SPEC §7 "GMM during the image warm-up": EM weights $b = g$ while the image loss is on
+# **What iapix does instead.** Method §7 "GMM during the image warm-up": EM weights $b = g$ while the image loss is on
 # (the first 3 epochs), BYY from then on (`Config.gmm_warmup`; notebook 03, section 5). EM has no pruning, so all
 # four Gaussians survive the phase in which the codes are still a cloud (the plot above), and BYY starts from a
 # mixture fitted to codes that the image loss has already organised. RPCL-pix2seq, by the same authors, runs EM alone
@@ -262,7 +262,7 @@ for name, c in cks.items():
 # gives $\alpha_k$ and the number of members. IA on the left, RPCL on the right, same seed for every panel.
 
 # %%
-fig = Figure(figsize=(13, 7.4), layout="constrained")
+fig = Figure(figsize=(12.4, 8.2), layout="constrained")  # 893 px: a notebook's width
 for col, name in zip(fig.subfigures(1, 2, wspace=0.04), ("ia", "rpcl")):
     col.suptitle(NAMES[name], fontsize=11, fontweight="bold")
     for k, row in enumerate(col.subfigures(4, 1)):
@@ -292,7 +292,7 @@ fig = Figure(figsize=(10, 4.4), layout="constrained")
 for row, name in zip(fig.subfigures(2, 1), ("ia", "rpcl")):
     a, b = models[name].latent.alpha.argsort(descending=True)[:2].tolist()
     interpolation_strip(cks[name], a, b, steps=6, greedy=True, fig=row)
-    row.suptitle(f"{name.upper()}: " + suptitle(row), fontsize=9)
+    row.suptitle(f"{name.upper()}: " + suptitle(row), fontsize=11)
 fig
 
 # %% [markdown]
@@ -307,8 +307,9 @@ px = np.array([SCALE, SCALE, 1.0], np.float32)
 fig = Figure(figsize=(10, 6), layout="constrained")
 top, *rows = fig.subfigures(3, 1)
 for ax, i in zip(top.subplots(1, 2), (i_cat, i_pig)):
-    plot_sketch(ax, data.strokes["test"][i] * px, color="tab:blue", title=f"{CATS[test_labels[i]]} #{i}")
-top.suptitle("the two test sketches (t = 0: the cat, t = 1: the pig)", fontsize=9)
+    plot_sketch(ax, data.strokes["test"][i] * px, color="tab:blue")
+    ax.set_title(f"{CATS[test_labels[i]]} #{i}", fontsize=10)
+top.suptitle("the two test sketches (t = 0: the cat, t = 1: the pig)", fontsize=11)
 ts = np.linspace(0, 1, 6)
 for row, name in zip(rows, ("ia", "rpcl")):
     mu = codes[name][0]
@@ -338,7 +339,7 @@ fig
 # and three sketches decoded from its $\mu$ at $\tau = 0.24$. The panel title gives the Gaussian the code belongs to.
 
 # %%
-fig = Figure(figsize=(13, 3.9), layout="constrained")
+fig = Figure(figsize=(12.4, 4.4), layout="constrained")
 for col, name in zip(fig.subfigures(1, 2, wspace=0.04), ("ia", "rpcl")):
     col.suptitle(NAMES[name], fontsize=11, fontweight="bold")
     for row, i in zip(col.subfigures(2, 1), (i_cat, i_pig)):

@@ -131,7 +131,7 @@ fig
 lifts = np.flatnonzero(s3[:, 2])
 half = s3[:lifts[max(1, len(lifts) // 2) - 1] + 1]
 print(f"the half: {len(half)} of {len(s3)} points, {int(half[:, 2].sum())} of {len(lifts)} strokes")
-fig = Figure(figsize=(9, 4.2), layout="constrained")
+fig = Figure(figsize=(9, 4.8), layout="constrained")
 rows = fig.subfigures(2, 1)
 for row, name in zip(rows, ("ia", "rpcl")):
     done = complete(cks[name], half, n=4, temperature=0.24, seed=0)
@@ -141,9 +141,11 @@ for row, name in zip(rows, ("ia", "rpcl")):
     print(f"{name:4s} {len(done)} completions, each the half and then at most N_max - {len(half)} new points:",
           all(len(d) <= ck.max_len for d in done))
     axes = row.subplots(1, 5)
-    plot_sketch(axes[0], half, color="tab:blue", title="the half")
+    plot_sketch(axes[0], half, color="tab:blue")
+    axes[0].set_title("the half", fontsize=10)
     for j, (ax, d) in enumerate(zip(axes[1:], done)):
-        plot_sketch(ax, d, title=f"{name} {j + 1}: +{len(d) - len(half)} points, {data.categories[pred[j]]}")
+        plot_sketch(ax, d)
+        ax.set_title(f"{name} {j + 1}: {data.categories[pred[j]]}\n+{len(d) - len(half)} points", fontsize=10)
         plot_sketch(ax, half, color="tab:blue")
 fig
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from iapix.curve import FIELDS, curve_path, measure, read_curve, snapshots, update_curve
-from iapix.evaluate import load_or_train_classifier
 from iapix.data import prepare
+from iapix.evaluate import load_or_train_classifier
 from iapix.model import preset
 from iapix.train import Trainer
 
@@ -64,3 +64,23 @@ def test_valid_rows_measure_the_validation_sketches(run):
 def test_an_unknown_split_is_refused(run):
     with pytest.raises(ValueError, match="split: expected one of"):
         update_curve(run[0], run[1], DATA, limit=LIMIT, split="train")
+
+
+def test_a_curve_written_before_a_measure_existed_gets_its_column(run, tmp_path):
+    """An older curve.csv (no probe / k-means / overlap columns) keeps its rows, with nan in the new columns, and
+    the snapshots it lacks are appended under the one new header."""
+    import shutil
+
+    out, clf = run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    update_curve(copy, clf, DATA, limit=LIMIT, split="valid")
+    lines = curve_path(copy, "valid").read_text().splitlines()
+    old = [c for c in FIELDS if c not in ("probe", "kmeans_nmi", "bc")]
+    keep = [lines[0].split(",").index(c) for c in old]
+    first = lines[1].split(",")  # iteration 2 only, written by an older version
+    curve_path(copy, "valid").write_text(",".join(old) + "\n" + ",".join(first[i] for i in keep) + "\n")
+    rows = update_curve(copy, clf, DATA, limit=LIMIT, split="valid")
+    assert [int(r["iteration"]) for r in rows] == [2, 4] and all(list(r) == FIELDS for r in rows)
+    assert all(r["probe"] != r["probe"] for r in rows[:1])  # nan: not measured by the old version
+    assert 0 <= rows[1]["probe"] <= 1 and rows[0]["rec"] == float(first[FIELDS.index("rec")])

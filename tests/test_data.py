@@ -198,7 +198,8 @@ def test_npz_bad_sketches_dropped_and_counted(tmp_path, pig):
 
 
 def test_unknown_category_names_the_folder():
-    with pytest.raises(ValueError, match=r"unknown category 'dog'.*found: alarm-clock, cat, face, pig, radio.*iapix download dog"):
+    with pytest.raises(ValueError,
+                       match=r"unknown category 'dog'.*found: alarm-clock, cat, face, pig, radio.*iapix download dog"):
         D.category_file(DATA, "dog")
 
 
@@ -241,13 +242,13 @@ def test_augmentation_invariants(pig):
         # end point, number of strokes, and the absolute position of every stroke end are unchanged
         assert np.allclose(t[:, :2].sum(0), s[:, :2].sum(0))
         assert t[:, 2].sum() == s[:, 2].sum()
-        ends = lambda x: np.cumsum(x[:, :2], 0)[x[:, 2] == 1]
+        ends = lambda x: np.cumsum(x[:, :2], 0)[x[:, 2] == 1]  # noqa: E731
         assert np.allclose(ends(t), ends(s))
         # kept points are a subsequence of the original absolute points
         ps, pt = np.cumsum(s[:, :2], 0), np.cumsum(t[:, :2], 0)
         assert set(map(tuple, pt.round(3))) <= set(map(tuple, ps.round(3)))
         # the first three rows and the end of every stroke survive: a stroke keeps >= min(L, 4) rows
-        stroke_lengths = lambda x: np.diff(np.r_[0, np.flatnonzero(x[:, 2] == 1) + 1])
+        stroke_lengths = lambda x: np.diff(np.r_[0, np.flatnonzero(x[:, 2] == 1) + 1])  # noqa: E731
         assert (stroke_lengths(t) >= np.minimum(stroke_lengths(s), 4)).all()
     s = pig["train"].strokes[0].astype(np.float32)
     assert np.array_equal(D.drop_points(s, rng, prob=0.0), s)

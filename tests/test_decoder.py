@@ -23,6 +23,7 @@ from iapix.decoder import (
     sample_point,
 )
 
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny ops: one thread is many times faster than two on a busy 2-core machine."""

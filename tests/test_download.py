@@ -310,8 +310,23 @@ def test_cli(server, tmp_path, pig_npz, capsys):
     assert main(args) == 0 and len(bucket.requests) == 1  # skipped
     assert main(args + ["--force"]) == 0 and len(bucket.requests) == 2
     # default counts are the bucket's: this small file is refused; an unknown name is reported too
-    assert main(["download", "xyz", "pig", "--data", str(tmp_path / "b"), "--base-url", url, "--quiet"]) == 1
+    assert main(["download", "xyz", "pig", "--data", str(tmp_path / "b"), "--base-url", url, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "unknown category 'xyz'" in err and "expected (70000, 2500, 2500)" in err
     assert main(["download", "pig", "--data", str(tmp_path / "c"), "--base-url", url, "--any-counts",
                  "--quiet"]) == 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a device whose every write is ENOSPC)")
+def test_a_full_disk_names_the_part_file_and_is_not_retried_as_a_network_error(server, tmp_path, capsys):
+    from iapix.cli import main
+
+    bucket, url = server
+    (tmp_path / "pig.npz.part").symlink_to("/dev/full")  # the disk is full: every write fails with ENOSPC
+    code = main(["download", "pig", "--data", str(tmp_path), "--base-url", url, "--any-counts", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(bucket.requests) == 1, "our disk, not the connection: no retry"
+    assert err.strip().splitlines() == [f"iapix download: error: {tmp_path / 'pig.npz.part'}: cannot write the "
+                                        "download (No space left on device; the disk is full: free some space); the "
+                                        "part written is kept: run the same command again to resume"]
+    assert not (tmp_path / "pig.npz").exists()

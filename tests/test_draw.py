@@ -191,7 +191,8 @@ def test_draw_explorer_shows_everything(explorer, trained):
     assert sum(t.startswith(f"Gaussian {info['label']} ") for t in titles) == 3
     assert sum(t.startswith("completion") for t in titles) == 3
     assert len(info["nearest"]) == 4 and len(info["completions"]) == len(info["variations"]) == 3
-    assert info["predicted"] in data.categories and f"classifier: {info['predicted']}" in e.output.outputs[0]["data"]["text/plain"]
+    shown = e.output.outputs[0]["data"]["text/plain"]
+    assert info["predicted"] in data.categories and f"classifier: {info['predicted']}" in shown
     # the nearest codes are the test codes closest to the drawing's mu
     d = (e.codes[0] - info["mu"][None]).square().sum(1)
     assert float(d[info["nearest"][0]]) == float(d.min())

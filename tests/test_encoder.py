@@ -1,4 +1,4 @@
-"""Tests of iapix.encoder: architecture as SPEC §2 describes it, shapes, the s2 clamp, the image
+"""Tests of iapix.encoder: architecture as method §2 describes it, shapes, the s2 clamp, the image
 decoder and losses, and a short fit on real QuickDraw pigs rendered by iapix.raster."""
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from iapix.cli import main as cli_main
 from iapix.data import prepare
 from iapix.evaluate import (
     bhattacharyya,
+    code_structure,
     compare,
     load_or_train_classifier,
     overlap_measures,
@@ -182,6 +183,32 @@ def test_overlap_within_factor_two_share():
     assert o["ambiguous"] == pytest.approx(4 / 8)  # 0.02, 0.1, 0.34, 0.35
     # the Bhattacharyya coefficient of these two: exp(-(2^2)/8) = exp(-0.5)
     assert o["bc_weighted"] == pytest.approx(math.exp(-0.5), rel=1e-6) and o["bc_max"] == o["bc_weighted"]
+
+
+def test_code_structure_tells_codes_that_hold_the_category_from_codes_that_cluster_by_it():
+    """Two categories along dimension 0 (offset +-1), and two far clusters along dimension 1 (+-20) that ignore
+    the category: a linear probe reads the category, k-means with k = 2 finds the other split. Move the category
+    onto the far clusters and both see it."""
+    rng = np.random.default_rng(0)
+
+    def codes(n, category_is_the_cluster):
+        y = rng.integers(0, 2, n)
+        cluster = y if category_is_the_cluster else rng.integers(0, 2, n)
+        x = np.stack([np.where(y == 1, 1.0, -1.0), np.where(cluster == 1, 20.0, -20.0)], 1)
+        return x + rng.normal(scale=0.3, size=(n, 2)), y
+
+    (xf, yf), (x, y) = codes(400, False), codes(200, False)
+    held = code_structure(xf, yf, x, y, n_clusters=(2, 4))
+    assert held["probe"] > 0.95
+    assert held["kmeans_nmi"][2] < 0.05 and set(held["kmeans_nmi"]) == {2, 4}
+    assert held["kmeans_nmi"][4] > 0.5  # four clusters = the category x the far split
+    (xf, yf), (x, y) = codes(400, True), codes(200, True)
+    clustered = code_structure(torch.tensor(xf), yf, torch.tensor(x), y)
+    assert clustered["probe"] > 0.95 and list(clustered["kmeans_nmi"]) == [2] and clustered["kmeans_nmi"][2] > 0.95
+    with pytest.raises(ValueError, match="one category"):
+        code_structure(xf, np.zeros(400), x, y)
+    with pytest.raises(ValueError, match=r"\[N, D\]"):
+        code_structure(xf, yf, x[:, :1], y)
 
 
 def test_overlap_dead_components_and_vae():

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -25,13 +26,20 @@ import numpy as np
 import pytest
 import torch
 
-from iapix.checkpoint import (CheckpointError, checksum, export_checkpoint, load_checkpoint, read_checkpoint,
-                              save_checkpoint)
+from iapix.checkpoint import (
+    CheckpointError,
+    checksum,
+    export_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from iapix.cli import is_user_error, main
 from iapix.data import prepare, read_ndjson, summary_table
 from iapix.model import preset
+from iapix.runfolder import RunLock
 from iapix.sample import decode, drawing_to_stroke3
-from iapix.train import RunLock, Trainer, add_arguments
+from iapix.train import LOG_FIELDS, Trainer, add_arguments, cpu_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -565,7 +573,7 @@ def test_two_trainers_in_one_process_cannot_fit_the_same_folder(run, data):
 
 def test_a_killed_training_leaves_no_stale_lock(run, capsys):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from iapix.train import RunLock; RunLock(sys.argv[1]).acquire(); "
+        [sys.executable, "-c", "import sys, time; from iapix.runfolder import RunLock; RunLock(sys.argv[1]).acquire(); "
                                "print('locked', flush=True); time.sleep(600)", str(run)],
         env=ENV, stdout=subprocess.PIPE, text=True)
     try:
@@ -925,6 +933,36 @@ def test_errors_from_inside_numpy_are_bugs_and_the_packages_own_are_not():
     assert is_user_error(FileNotFoundError(2, "No such file", "x.pt"))
 
 
+def test_a_module_edited_while_it_runs_keeps_user_errors_and_bugs_apart(tmp_path, monkeypatch):
+    """What raised an error is read from the code that ran, not from the source file: edited since it was imported
+    (its lines moved), it still tells a deliberate raise from a bug, both ways round. And a ``raise`` statement whose
+    message fails to build raised nothing deliberately."""
+    import importlib.util
+    import linecache
+
+    import iapix.cli
+
+    path = tmp_path / "edited.py"
+    path.write_text("def user():\n    raise ValueError('a message for the user')\n\n\n"
+                    "def bug():\n    return {}['key']\n\n\n"
+                    "def message():\n    raise ValueError(f\"{int('z')}\")\n")
+    spec = importlib.util.spec_from_file_location("edited", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path.write_text("x = 1\n" * 5 + "raise RuntimeError('line 6 is a raise now')\n")  # line 2 is not
+    linecache.checkcache(str(path))
+    monkeypatch.setattr(iapix.cli, "PACKAGE", path.resolve().parent)  # as if it were a module of iapix
+    with pytest.raises(ValueError) as e:
+        module.user()
+    assert is_user_error(e.value)
+    with pytest.raises(KeyError) as e:
+        module.bug()
+    assert not is_user_error(e.value)
+    with pytest.raises(ValueError, match="invalid literal") as e:
+        module.message()
+    assert not is_user_error(e.value)
+
+
 def test_the_real_entry_point_prints_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "iapix.cli", "sample", "--checkpoint", str(tmp_path / "nope.pt"),
                         "--component", "0", "--out", str(tmp_path / "s.png")], env=ENV, capture_output=True, text=True)
@@ -934,3 +972,354 @@ def test_the_real_entry_point_prints_one_line(tmp_path):
                        env=ENV, capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip() == ("iapix.train: error: max_epochs (--max-epochs): expected at "
                                                       "least 1, got 0: nothing would be trained")
+
+
+# ----------------------------------------------------------------------------------------------
+# 10. the last rough edges: one clear line naming the file or flag, nothing created or kept by mistake
+
+
+def test_a_folder_where_a_category_file_belongs_is_named_as_a_folder(tmp_path, capsys):
+    (tmp_path / "cat.npz").mkdir()
+    code, _, err = cli(capsys, "prepare", "--categories", "cat", "--data", tmp_path, "--preview", "")
+    assert code == 2
+    one_line_error(err, "prepare", f"{tmp_path / 'cat.npz'}: a folder, not a .npz file")
+    assert [p.name for p in tmp_path.iterdir()] == ["cat.npz"] and not any((tmp_path / "cat.npz").iterdir())
+
+
+def test_sketches_whose_offsets_are_all_zero_name_the_file_and_the_zero_scale(tmp_path, capsys):
+    def flat(arrays):
+        for split in ("train", "valid", "test"):
+            for s in arrays[split]:
+                s[:, :2] = 0
+    path = _npz_with(tmp_path, "pig", flat)
+    code, _, err = cli(capsys, "prepare", "--categories", "pig", "--data", tmp_path, "--limit", "5", "--preview",
+                       tmp_path / "p.png")
+    assert code == 2
+    one_line_error(err, "prepare", str(path), "scale factor (standard deviation) is 0")
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("stroke", [
+    [[-1.7e308, 1.7e308], [0, 0]],  # simplified: the offset overflows
+    [[-1.7e308, 1.7e308], [0, 0], [0, 1]],  # raw: the extent overflows in the simplification
+])
+def test_coordinates_whose_offsets_overflow_are_dropped_and_counted(tmp_path, stroke):
+    p = tmp_path / "cats.ndjson"
+    big = json.dumps({"word": "cat", "key_id": "9", "drawing": [stroke]}).encode() + b"\n"
+    p.write_bytes(_ndjson_line(key="1") + big + _ndjson_line(key="2"))
+    with pytest.warns(UserWarning, match=r"dropped 1 sketches"):
+        sk = read_ndjson(p)
+    assert len(sk) == 2 and all(np.isfinite(s).all() for s in sk.strokes)
+    (index, why), = sk.examples
+    assert index == 2 and "coordinates too large: offsets overflow" in why
+
+
+def test_resume_drops_a_row_cut_short_by_a_kill_and_plot_log_draws(run, capsys):
+    for name in ("log.csv", "valid.csv"):
+        with open(run / name, "a") as f:
+            f.write("2")  # the kill came while this row was being written
+    code, _, err = cli(capsys, "train", *TINY, "--max-epochs", "2", "--out", run, "--resume")
+    assert code == 0, err
+    rows = (run / "log.csv").read_text().splitlines()
+    assert len(rows) == 1 + 12 and all(len(r.split(",")) == len(LOG_FIELDS) for r in rows)
+    assert all(len(r.split(",")) == 10 for r in (run / "valid.csv").read_text().splitlines())
+    code, out, err = cli(capsys, "plot-log", run)
+    assert code == 0 and err == "" and Path(out.strip()).stat().st_size > 10_000
+
+
+def test_plot_log_leaves_out_a_row_being_written(run, capsys):
+    with open(run / "log.csv", "a") as f:
+        f.write("7,6,1,0.00")
+    before = files(run)
+    with pytest.warns(UserWarning, match=re.escape(f"{run / 'log.csv'}: 1 incomplete row(s) left out")):
+        code, out, err = cli(capsys, "plot-log", run, "--out", run.parent / "curves.png")
+    assert code == 0, err
+    assert files(run) == before and (run.parent / "curves.png").stat().st_size > 10_000
+
+
+def test_curve_measures_again_a_row_cut_short_by_a_kill(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    Trainer(preset("tiny", batch_size=8, max_steps=2), out_dir=out, data=data, progress=False, save_every=0,
+            snapshot_every=1).fit()
+    args = ["curve", out, "--classifier", ROOT / "checkpoints" / "classifier-catpig.pt", "--data", DATA,
+            "--limit", "8", "--split", "valid"]
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    text = (out / "curve-valid.csv").read_text()
+    (out / "curve-valid.csv").write_text(text[:text.rindex("\n", 0, len(text) - 1) + 6])  # the last row cut short
+    with pytest.warns(UserWarning, match=r"curve-valid\.csv: 1 incomplete row\(s\) dropped"):
+        code, stdout, err = cli(capsys, *args)
+    assert code == 0, err
+    assert "valid): 2 points" in stdout
+    lines = (out / "curve-valid.csv").read_text().splitlines()
+    assert len(lines) == 3 and len({len(r.split(",")) for r in lines}) == 1
+    assert [r.split(",")[0] for r in lines[1:]] == ["1", "2"]
+
+
+def test_resume_from_a_slim_export_says_it_cannot_be_resumed(run, capsys):
+    code, _, err = cli(capsys, "export", run / "last.pt", run / "slim.pt")
+    assert code == 0, err
+    shutil.copy(run / "slim.pt", run / "last.pt")
+    before = files(run)
+    code, _, err = cli(capsys, "train", *TINY, "--max-epochs", "2", "--out", run, "--resume")
+    assert code == 2
+    line = one_line_error(err, "train", str(run / "last.pt"), "slim copy", "cannot be resumed")
+    assert "other data" not in line
+    options_exist(line)
+    assert files(run) == before
+
+
+class _FillingDisk:
+    """A file on a disk that fills up after ``room`` bytes: a write beyond raises ENOSPC, as the kernel does."""
+
+    def __init__(self, f, room: int) -> None:
+        self.f, self.room = f, room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            self.f.write(bytes(data)[:self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+def test_a_full_disk_inside_torch_save_names_the_file(tmp_path, slim, monkeypatch):
+    """The disk fills in the middle of torch.save (the real one): torch says "unexpected pos"; we name the file."""
+    import iapix.checkpoint as C
+
+    p = tmp_path / "last.pt"
+    shutil.copy(slim, p)
+    before = files(tmp_path)
+    monkeypatch.setattr(C, "open", lambda path, mode="r", **k: _FillingDisk(open(path, mode, **k), 5000),
+                        raising=False)
+    with pytest.raises(OSError) as e:
+        save_checkpoint(read_checkpoint(slim), p)
+    assert e.value.errno == errno.ENOSPC and str(e.value).startswith(f"{p}: cannot write the checkpoint")
+    assert "the disk is full" in str(e.value) and "\n" not in str(e.value)
+    assert files(tmp_path) == before, "old file intact, no temporary file left"
+
+
+def test_a_real_write_limit_in_the_middle_of_a_large_export_is_one_line(tmp_path):
+    """The OS refuses a write part-way through a 6 MB checkpoint (a file-size limit stands in for a full disk)."""
+    script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000)); "
+              "from iapix.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", script, "export", str(SHIPPED), str(tmp_path / "copy.pt")], env=ENV,
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    one_line_error(r.stderr, "export", str(tmp_path / "copy.pt"), "cannot write", "no temporary file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_onto_a_full_disk_names_the_picture_and_leaves_no_part_of_it(base_run, tmp_path, capsys, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def full_disk(self, fname, *a, **k):
+        with open(fname, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + bytes(100))  # some bytes made it, then the disk was full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    (tmp_path / "s.png").write_bytes(b"an older picture")
+    before = files(tmp_path)
+    code, _, err = cli(capsys, "sample", "--checkpoint", base_run / "best.pt", "--component", "0", "--n", "2",
+                       "--out", tmp_path / "s.png")
+    assert code == 2
+    one_line_error(err, "sample", f"{tmp_path / 's.png'}: cannot write the picture", "the disk is full")
+    assert files(tmp_path) == before, "the old picture unchanged, no part of the new one left"
+
+
+def test_plot_log_of_a_mistyped_run_names_the_run_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "plot-log", tmp_path / "nope")
+    assert code == 2
+    line = one_line_error(err, "plot-log", f"{tmp_path / 'nope'}: no such run folder")
+    assert "--out" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_curve_of_a_mistyped_run_names_it_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "notes").mkdir()  # a folder, but no run in it
+    for typo, message in (("runs/typo", "runs/typo: no such run folder"),
+                          ("runs/notes", "runs/notes: not a run folder")):
+        code, _, err = cli(capsys, "curve", typo, "--classifier", ROOT / "checkpoints" / "classifier-catpig.pt",
+                           "--data", DATA)
+        assert code == 2
+        one_line_error(err, "curve", message)
+    assert files(tmp_path) == {} and sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["notes"]
+
+
+def test_a_run_killed_in_its_first_save_says_what_state_it_is_in(tmp_path, data, capsys, monkeypatch):
+    out = tmp_path / "run"
+    tr = Trainer(preset("tiny", batch_size=8, max_epochs=1), out_dir=out, data=data, progress=False, save_every=1)
+
+    def killed(obj, f, *a, **k):
+        f.write(b"PK")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    monkeypatch.undo()
+    assert not (out / "last.pt").exists() and (out / "config.json").is_file()
+    before = files(out)
+    code, _, err = cli(capsys, "train", *TINY, "--out", out, "--resume")
+    assert code == 2
+    options_exist(one_line_error(err, "train", str(out), "stopped before its first checkpoint", "nothing to resume",
+                                 "--overwrite"))
+    code, _, err = cli(capsys, "train", *TINY, "--out", out)
+    assert code == 2
+    line = one_line_error(err, "train", str(out), "stopped before its first checkpoint", "--overwrite")
+    assert "--resume" not in line, "no advice that the other message refuses"
+    assert files(out) == before
+    code, _, err = cli(capsys, "train", *TINY, "--max-steps", "1", "--out", out, "--overwrite")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("change, message", [
+    ("rename", "its weights do not fit this model (1 missing, 1 unexpected"),
+    ("config", "its config does not fit this version of iapix"),
+])
+def test_resume_from_a_last_pt_of_another_version_is_one_line(run, capsys, change, message):
+    state = read_checkpoint(run / "last.pt")
+    if change == "rename":
+        key = next(iter(state["model"]))
+        state["model"]["renamed." + key] = state["model"].pop(key)
+    else:
+        state["config"] = {**state["config"], "a_future_field": 1}
+    save_checkpoint(state, run / "last.pt")  # a valid checksum: written as it is
+    before = files(run)
+    code, _, err = cli(capsys, "train", *TINY, "--max-epochs", "2", "--out", run, "--resume")
+    assert code == 2
+    one_line_error(err, "train", f"{run / 'last.pt'}: written by another version of iapix", message)
+    assert files(run) == before
+
+
+def test_download_failures_exit_2_and_a_stalled_server_is_reported_under_quiet(tmp_path, capsys):
+    """A server that answers, sends part of the file, then stalls: --timeout bounds the wait, and --quiet still
+    says why the command waits and then fails (exit status 2, as for every failed command)."""
+    import http.server
+    import threading
+    import time
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(bytes(1000))
+            self.wfile.flush()
+            time.sleep(3)  # then nothing more
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        t0 = time.perf_counter()
+        code, out, err = cli(capsys, "download", "pig", "--data", tmp_path, "--quiet", "--retries", "1",
+                             "--timeout", "0.3", "--base-url", f"http://127.0.0.1:{httpd.server_address[1]}")
+        seconds = time.perf_counter() - t0
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert code == 2 and out == "" and seconds < 10
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in err
+    assert "the server stalled (no data for 0.3 s) at 1000 bytes; resuming (retry 1 of 1)" in lines[0]
+    assert lines[1].startswith("iapix download: error: ") and "interrupted 2 times" in lines[1]
+    assert "--timeout" in lines[1] and (tmp_path / "pig.npz.part").is_file()
+
+
+def test_a_deleted_best_pt_is_found_at_resume(run, capsys):
+    (run / "best.pt").unlink()
+    before = files(run)
+    code, _, err = cli(capsys, "train", *TINY, "--max-epochs", "4", "--out", run, "--resume")
+    assert code == 2
+    options_exist(one_line_error(err, "train", f"{run / 'best.pt'}: missing", "rollback", "--no-rollback"))
+    assert files(run) == before
+    code, _, err = cli(capsys, "train", *TINY, "--max-epochs", "2", "--out", run, "--resume", "--no-rollback")
+    assert code == 0, err
+
+
+@pytest.mark.skipif(cpu_bf16() is None, reason="not an x86 CPU: its bfloat16 support cannot be told")
+def test_amp_on_a_cpu_without_bf16_hardware_warns(tmp_path, data, monkeypatch):
+    import iapix.train as T
+
+    plain, amx = tmp_path / "plain", tmp_path / "amx"
+    plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    amx.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert cpu_bf16(plain) is False and cpu_bf16(amx) is True
+    monkeypatch.setattr(T, "CPUINFO", plain)
+    with pytest.warns(UserWarning, match=r"--amp bf16-cnn: this CPU has no bfloat16 hardware \(AVX-512-BF16 or AMX\)"):
+        Trainer(preset("tiny", batch_size=8), out_dir=tmp_path / "a", data=data, progress=False, amp="bf16-cnn",
+                device="cpu")
+    monkeypatch.setattr(T, "CPUINFO", amx)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Trainer(preset("tiny", batch_size=8), out_dir=tmp_path / "b", data=data, progress=False, amp="bf16-cnn",
+                device="cpu")
+    assert not [w for w in caught if "--amp" in str(w.message)]
+
+
+def test_what_a_data_file_loses_is_one_line_once(tmp_path):
+    """A dropped sketch and clipped offsets in one file: one warning line for the file, in iapix's own format."""
+    def damage(arrays):
+        arrays["train"][1] = arrays["train"][1].astype(np.int32) * 0 + np.array([0, 0, 7])  # lift 7: dropped
+        s = arrays["valid"][0].astype(np.int32)
+        s[0, 0] = 5000  # clipped
+        arrays["valid"][0] = s
+    path = _npz_with(tmp_path, "pig", damage)
+    env = {k: v for k, v in ENV.items() if k != "PYTHONWARNINGS"}
+    r = subprocess.run([sys.executable, "-m", "iapix.cli", "prepare", "--categories", "pig", "--data", str(tmp_path),
+                        "--limit", "5", "--preview", ""], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    warned = [l for l in r.stderr.splitlines() if "warning" in l.lower() or "pig.npz" in l]
+    assert warned == [f"iapix prepare: warning: {path}: dropped 1 sketches (1 lift column not 0/1; first: train #1: "
+                      "lift column not 0/1); 1 sketches have offsets beyond ±1000, clipped to it (valid 1)"], r.stderr
+    assert "warnings.warn" not in r.stderr
+
+
+def test_nan_steps_show_on_the_bar_and_the_error_starts_a_line(tmp_path, data, capsys):
+    tr = Trainer(preset("tiny", batch_size=8, max_epochs=1), out_dir=tmp_path / "r", data=data, progress=True,
+                 max_bad_steps=3)
+    real, calls = tr.net.forward, {"n": 0}
+
+    def nan_after_the_first(*a, **k):
+        calls["n"] += 1
+        out = real(*a, **k)
+        return {**out, "total": out["total"] * float("nan")} if calls["n"] > 1 else out
+
+    tr.net.forward = nan_after_the_first
+    capsys.readouterr()
+    with pytest.raises(RuntimeError, match="NaN/inf for 3 steps in a row"):
+        tr.fit()
+    err = capsys.readouterr().err
+    assert re.search(r"skipped=[12]\]", err), "the bar counts the skipped steps"
+    assert err.endswith("\r"), "the bar is cleared: the error message starts a line of its own"
+
+
+def test_a_users_own_config_json_is_not_a_run_and_is_never_moved_or_written_over(tmp_path, capsys):
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "config.json").write_text('{"theme": "dark"}')
+    (out / "notes.txt").write_text("my notes")
+    before = files(out)
+    for extra in ([], ["--overwrite"]):
+        code, _, err = cli(capsys, "train", *TINY, "--max-steps", "1", "--out", out, *extra)
+        assert code == 2
+        options_exist(one_line_error(err, "train", f"{out / 'config.json'}: not written by iapix train"))
+        assert files(out) == before and sorted(p.name for p in out.iterdir()) == ["config.json", "notes.txt"]

@@ -1,4 +1,4 @@
-"""Tests of iapix.latent: the BYY step against an independent NumPy transcription of SPEC §3, the
+"""Tests of iapix.latent: the BYY step against an independent NumPy transcription of method §3, the
 RPCL/EM update against the reference code's rule, model selection on synthetic mixtures, loss
 identities, gradients, numerics (bf16, huge distances) and state handling."""
 
@@ -32,7 +32,7 @@ torch.set_num_threads(1)
 
 
 def np_posterior(z, alpha, m, v, floor):
-    """SPEC §3 steps 1-2, written the reference's way: exp of mean-shifted log densities."""
+    """method §3 steps 1-2, written the reference's way: exp of mean-shifted log densities."""
     logn = -0.5 * (((z[:, None, :] - m[None]) ** 2) / v[None] + np.log(v)[None] + np.log(2 * np.pi)).sum(-1)
     logn = logn - logn.mean(1, keepdims=True)
     p = alpha[None] * np.exp(logn)
@@ -41,7 +41,7 @@ def np_posterior(z, alpha, m, v, floor):
 
 
 def np_byy_step(z, s2, alpha, m, v):
-    """SPEC §3 steps 1-7, one BYY step, float64."""
+    """method §3 steps 1-7, one BYY step, float64."""
     K = len(alpha)
     g = np_posterior(z, alpha, m, v, 1.0 / (100 * K))
     L = np.log(g) - 0.5 * (s2[:, None, :] / v[None]).sum(-1)

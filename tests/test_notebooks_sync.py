@@ -12,7 +12,8 @@ import jupytext
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-PAIRS = sorted({p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")} | {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")})
+PAIRS = sorted({p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+               | {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py")})
 
 
 def cells(path: Path) -> list[tuple[str, str]]:

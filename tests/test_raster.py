@@ -33,7 +33,7 @@ def images(pigs) -> np.ndarray:
 
 
 def fit(sketch: np.ndarray, size: int = SIZE, margin: float = MARGIN) -> tuple[np.ndarray, np.ndarray]:
-    """Independent statement of SPEC §1: the points (origin first) in pixels [n+1, 2], inked mask [n]."""
+    """Independent statement of method §1: the points (origin first) in pixels [n+1, 2], inked mask [n]."""
     s = np.asarray(sketch, dtype=np.float64)
     pts = np.vstack([[0.0, 0.0], np.cumsum(s[:, :2], axis=0)])
     lo, hi = pts.min(axis=0), pts.max(axis=0)

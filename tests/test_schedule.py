@@ -1,4 +1,4 @@
-"""What SPEC §7 changed about the training schedule: EM during the image warm-up, epochs of at least
+"""What method §7 changed about the training schedule: EM during the image warm-up, epochs of at least
 ``epoch_steps`` steps, batches grouped by length; and the Config-driven ``iapix train`` flags."""
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from iapix.config_cli import config_from_args, config_help
 from iapix.data import prepare
 from iapix.encoder import reparameterize
 from iapix.model import Config, IAPix, preset
 from iapix.notebook import read_log
-from iapix.train import Trainer, add_arguments, config_from_args, config_help, group_by_length
+from iapix.train import Trainer, add_arguments, group_by_length
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -33,7 +34,7 @@ def data():
 @pytest.mark.parametrize("warmup", ["em", "byy"])
 def test_em_keeps_the_mixture_where_byy_from_step_1_collapses(data, warmup):
     """Codes of an untrained encoder (real images) are one blob: BYY prunes the GMM to one Gaussian
-    within 150 updates, a pruned Gaussian never returns; EM weights keep all K alive (SPEC §7)."""
+    within 150 updates, a pruned Gaussian never returns; EM weights keep all K alive (method §7)."""
     torch.manual_seed(0)
     model = IAPix(preset("small", z_dim=8)).eval()
     images = torch.from_numpy(data.images["train"]).unsqueeze(1)
@@ -72,8 +73,24 @@ def test_model_uses_em_exactly_during_the_image_warm_up(data, monkeypatch, objec
         assert images_on == [True, True, False, False]
 
 
+def test_em_steps_ends_the_em_warm_up_at_a_step_of_its_own(data, monkeypatch):
+    """``em_steps`` decouples the GMM's switch to BYY from the image loss: EM for steps 0-1, BYY from step 2 while
+    the image loss is still on (image_epochs = 4)."""
+    cfg = preset("tiny", objective="ia", gmm_warmup="em", image_epochs=4, em_steps=2)
+    torch.manual_seed(0)
+    model = IAPix(cfg).train()
+    ds = data.dataset("train")
+    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
+    seen, update = [], model.latent.update
+    monkeypatch.setattr(model.latent, "update", lambda *a, em=False, **k: (seen.append(em), update(*a, em=em, **k)))
+    images_on = [float(model(s5, lengths, images, step=t, epoch=t)["image"].detach()) > 0 for t in range(4)]
+    assert seen == [True, True, False, False] and images_on == [True] * 4
+    with pytest.raises(ValueError, match="em_steps"):
+        preset("tiny", em_steps=-1)
+
+
 def test_em_step_equals_a_smoothed_em_update():
-    """``em=True`` is the M-step of SPEC §3 step 6 with the responsibilities g (not the BYY weights)."""
+    """``em=True`` is the M-step of method §3 step 6 with the responsibilities g (not the BYY weights)."""
     from iapix.latent import GMMLatent, posterior
 
     torch.manual_seed(1)

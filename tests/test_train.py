@@ -19,10 +19,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from iapix.data import prepare
-from iapix.model import Config, IAPix, learning_rate, preset
 from iapix.checkpoint import export_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
-from iapix.train import Trainer, add_arguments, all_reduce_stats, config_from_args, plot_log
+from iapix.config_cli import config_from_args
+from iapix.data import prepare
+from iapix.logplot import plot_log
+from iapix.model import Config, IAPix, learning_rate, preset
+from iapix.train import Trainer, add_arguments, all_reduce_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -294,6 +296,7 @@ def test_two_processes_share_one_gmm(tmp_path):
     assert int(t0["steps"]) == 3
 
 
+@pytest.mark.filterwarnings("ignore:--amp bf16-cnn:UserWarning")  # a CPU without bf16 hardware: slow, and said so
 def test_amp_bf16_cnn_trains_the_cnns_in_bfloat16(tmp_path, small_data):
     cfg = preset("tiny", batch_size=8, max_steps=2)
     tr = Trainer(cfg, out_dir=tmp_path, data=small_data, device="cpu", amp="bf16-cnn", progress=False, save_every=0)

@@ -37,6 +37,48 @@ def titles(fig) -> list[str]:
     return [ax.get_title() for ax in fig.axes]
 
 
+def drawn_texts(fig, dpi: float):
+    """Render ``fig`` (its top-level figure) at ``dpi``; returns the figure, the renderer and every text drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    root = fig.figure
+    root.set_dpi(dpi)
+    canvas = FigureCanvasAgg(root)
+    renderer, drawn = canvas.get_renderer(), []
+    draw_text = renderer.draw_text
+
+    def spy(gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if mtext is not None and s.strip() and mtext not in drawn:
+            drawn.append(mtext)
+        return draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+    renderer.draw_text = spy
+    canvas.draw()
+    assert canvas.get_renderer() is renderer
+    return root, renderer, drawn
+
+
+def legibility_problems(fig, dpi: float = 72, min_px: float = 10, notebook_px: float = 900) -> list[str]:
+    """What a reader of ``fig`` as a PNG at ``dpi``, shown at most ``notebook_px`` wide, would trip over: text
+    under ``min_px`` pixels, text cut by the figure's edge, texts drawn over each other."""
+    root, renderer, texts = drawn_texts(fig, dpi)
+    width, height = root.bbox.width, root.bbox.height
+    shown = min(1.0, notebook_px / width)  # a wider picture is shrunk to the notebook's width
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    problems = []
+    for t, b in zip(texts, boxes):
+        px = t.get_fontsize() * dpi / 72 * shown
+        if px < min_px:
+            problems.append(f"{t.get_text()!r}: {px:.1f} px")
+        if b.x0 < -1 or b.y0 < -1 or b.x1 > width + 1 or b.y1 > height + 1:
+            problems.append(f"{t.get_text()!r}: cut by the figure's edge")
+    for i, (t, a) in enumerate(zip(texts, boxes)):
+        for u, b in zip(texts[i + 1:], boxes[i + 1:]):
+            if min(a.x1, b.x1) - max(a.x0, b.x0) > 1 and min(a.y1, b.y1) - max(a.y0, b.y0) > 1:
+                problems.append(f"{t.get_text()!r} over {u.get_text()!r}")
+    return problems
+
+
 def test_component_panel_samples_and_members(trained):
     ck, data = trained
     model = ck.model
@@ -149,6 +191,7 @@ def test_explorer_rerenders_on_every_change(trained, monkeypatch):
     assert [label for label, _ in ex.component.options] == [f"{k}: {Wd.alpha_text(model, k)}" for k in range(4)]
     assert ex.component.value == int(model.latent.alpha.argmax())
     assert ex.renders == 1 and len(ex.figure.axes) == 2 + 4
+    assert legibility_problems(ex.figure, ex.dpi) == []
     first = shown_png(ex)
 
     calls = []
@@ -201,3 +244,53 @@ def test_explorer_reports_a_bad_component_in_its_output(trained):
     assert ex.error is None and "seed 3" in ex.figure.get_suptitle()
     bad = Wd.Explorer(ck, data, component=-2, n=1)
     assert "component -2" in bad.output.outputs[0]["text"] and bad.figure is None
+
+
+def test_the_pictures_are_legible_at_notebook_width(trained):
+    """Every picture as the explorers show it (a PNG at 72 dpi, at most a notebook's 900 px wide): text of 10 px
+    or more, none cut off at the figure's edge, none over another."""
+    ck, data = trained
+    codes = Wd.split_codes(ck.model, data)
+    figures = {
+        "component": Wd.component_panel(ck, data, 2, n=8, codes=codes),
+        "component, 12 samples (two rows)": Wd.component_panel(ck, data, 0, n=12, greedy=True, codes=codes),
+        "interpolation, 12 steps and the slider": Wd.interpolation_strip(ck, 2, 1, steps=12, t=0.5, greedy=True),
+        "interpolation, 2 steps and the slider (a long title)": Wd.interpolation_strip(ck, 2, 1, steps=2, t=0.5,
+                                                                                      greedy=True),
+        "temperatures": Wd.temperature_strip(ck, codes[0][0]),
+        "reconstruction": Wd.reconstruction_panel(ck, data, 3),
+        "drawing": Wd.drawing_panel(ck, data, [np.array([[60.0, 60.0], [160.0, 100.0], [260.0, 60.0]])], n=4,
+                                    codes=codes)[0],
+    }
+    for name, fig in figures.items():
+        assert legibility_problems(fig) == [], name
+    strip = figures["interpolation, 12 steps and the slider"]  # 13 sketches: two rows, not one too wide to read
+    assert strip.axes[0].get_subplotspec().get_gridspec().get_geometry() == (2, Wd.MAX_COLS)
+    # a title longer than its figure is wide goes on two lines, broken after a "; ", not cut at the edge
+    narrow = Wd.reconstruction_panel(ck, data, 3, n=1)
+    title = narrow.get_suptitle()
+    assert title.count("\n") == 1 and ";\n" in title and legibility_problems(narrow) == []
+    assert Wd.suptitle(narrow) == title.replace(";\n", "; ") and "\n" not in Wd.suptitle(narrow)
+
+
+def test_posterior_values_sit_inside_the_chart(trained):
+    """The value of each posterior bar is written inside the chart: in a tall bar (white), above a short one."""
+    ck, data = trained
+    codes = Wd.split_codes(ck.model, data)
+    zigzag = [[60 + 20 * j, 60 + 40 * (j % 2)] for j in range(11)]  # Gaussian 0 wins, g about 0.99
+    line = [[30.0, 160.0], [290.0, 160.0]]  # Gaussians 0 and 3 share it, g about 0.55 and 0.45
+    spread = []
+    for drawing in (zigzag, line):
+        fig, info = Wd.drawing_panel(ck, data, [np.array(drawing)], n=1, n_near=1, codes=codes)
+        _, renderer, drawn = drawn_texts(fig, 72)
+        chart, g = fig.axes[2], info["posterior"].numpy()
+        assert [t.get_text() for t in chart.texts] == [f"{v:.2g}" for v in g]
+        assert all(t in drawn for t in chart.texts)
+        box = chart.get_window_extent(renderer)
+        for t, v in zip(chart.texts, g):
+            b = t.get_window_extent(renderer)
+            assert box.x0 <= b.x0 and b.x1 <= box.x1 and box.y0 <= b.y0 and b.y1 <= box.y1, f"{t.get_text()} outside"
+            assert (t.get_color() == "white") == (v >= 0.5), "white on a tall bar, black above a short one"
+        assert legibility_problems(fig) == []
+        spread.append(sorted(g)[-2])
+    assert spread[0] < 0.01 and spread[1] > 0.3, "the line puts a value above a visible bar"

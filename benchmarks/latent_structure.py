@@ -1,0 +1,84 @@
+"""The latent structure of snapshots, without generating a sketch: the cheap half of ``iapix curve``.
+
+For each checkpoint, on the validation split (``--split``): the GMM's live Gaussians, NMI(component, category),
+purity and weighted Bhattacharyya overlap (:func:`iapix.evaluate.overlap_measures`), the linear probe and the
+k-means NMI of the codes (:func:`iapix.evaluate.code_structure`, k = the number of categories and k = K), and
+each used Gaussian's majority category, its share and its number of codes. It encodes images only, so it takes
+seconds per snapshot where ``iapix curve`` (Rec, Ret, per-Gaussian control: thousands of generated sketches)
+takes minutes: the measure to screen latent-space experiments by (docs/latent-space.md).
+
+    python benchmarks/latent_structure.py runs/five-small-ia-base/snapshots/iter-00{1000,1500}.pt --csv out.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from iapix.checkpoint import load_checkpoint
+from iapix.data import prepare
+from iapix.evaluate import code_structure, overlap_measures
+from iapix.sample import encode
+
+FIELDS = ["checkpoint", "iteration", "alive", "nmi", "purity", "bc", "probe", "kmeans_nmi", "kmeans_nmi_K",
+          "components"]
+
+
+def structure(path: str | Path, data, split: str = "valid", seed: int = 0) -> dict:
+    """One row of :data:`FIELDS` for the checkpoint at ``path``; ``data`` prepared for its run."""
+    ck = load_checkpoint(path)
+    model = ck.model
+    mu, s2 = encode(model, data.images[split])
+    train_mu, _ = encode(model, data.images["train"])
+    labels = data.labels[split]
+    o = overlap_measures(model, mu, s2, labels, ck.categories)
+    C, K = len(ck.categories), model.latent.K
+    st = code_structure(train_mu, data.labels["train"], mu, labels, sorted({C, K}), seed=seed)
+    by_size = sorted(o["components"], key=lambda c: -c["n"])
+    comps = " ".join(f"{c['majority']} {c['share']:.2f}/{c['n']}" for c in by_size)
+    return {"checkpoint": str(path), "iteration": ck.info.get("iteration"), "alive": o["alive"], "nmi": o["nmi"],
+            "purity": o["purity"], "bc": o["bc_weighted"], "probe": st["probe"], "kmeans_nmi": st["kmeans_nmi"][C],
+            "kmeans_nmi_K": st["kmeans_nmi"][K], "components": comps}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--data", default="data")
+    ap.add_argument("--split", default="valid", choices=("valid", "test"))
+    ap.add_argument("--csv", default=None, help="also append the rows to this CSV")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message=".*clipped to it")
+    data, cats = None, None
+    writer = None
+    if args.csv:
+        new = not Path(args.csv).is_file()
+        f = open(args.csv, "a", newline="")
+        writer = csv.DictWriter(f, FIELDS)
+        if new:
+            writer.writeheader()
+    for path in args.checkpoints:
+        ck = load_checkpoint(path)
+        if data is None or ck.categories != cats:
+            cats = ck.categories
+            data = prepare(cats, args.data, max_len=ck.max_len, scale=ck.scale)
+        row = structure(path, data, args.split)
+        print(f"{path} (iteration {row['iteration']}, {args.split}): alive {row['alive']}, NMI {row['nmi']:.3f}, "
+              f"purity {row['purity']:.3f}, BC {row['bc'] if row['bc'] is None else round(row['bc'], 3)}, "
+              f"probe {row['probe']:.3f}, k-means NMI {row['kmeans_nmi']:.3f} (k = K: {row['kmeans_nmi_K']:.3f}) | "
+              f"{row['components']}", flush=True)
+        if writer is not None:
+            writer.writerow({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()})
+    if writer is not None:
+        f.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
