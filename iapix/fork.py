@@ -14,12 +14,13 @@ or the run would silently see other data.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import shutil
 from pathlib import Path
 
 from iapix.checkpoint import check_resumable, config_of, read_checkpoint, save_checkpoint
 from iapix.model import Config
+from iapix.runfolder import cut_log
 
 NETWORK_FIELDS = ("categories", "max_len", "z_dim", "cell", "hidden_size", "hyper_size", "embed_size", "num_mixture",
                   "image_norm_last", "objective", "num_sub")
@@ -66,21 +67,10 @@ def fork(src: str | Path, dst: str | Path, changes: dict[str, object]) -> int:
     (dst / "config.json").write_text(json.dumps(states["last.pt"]["config"], indent=2))
     for name in LOGS:
         if (src / name).is_file():
-            with open(src / name, newline="") as f:
-                rows = list(csv.reader(f))
-            kept = rows[:1] + [r for r in rows[1:] if r and (_iteration(r[0]) or 0) <= iteration
-                               and _iteration(r[0]) is not None]
-            with open(dst / name, "w", newline="") as f:
-                csv.writer(f).writerows(kept)
+            shutil.copyfile(src / name, dst / name)
+            cut_log(dst / name, iteration)
     (dst / "FORKED_FROM").write_text(f"{src} at iteration {iteration}, with {json.dumps(changes)}\n")
     return iteration
-
-
-def _iteration(cell: str) -> int | None:
-    try:
-        return int(float(cell))
-    except ValueError:
-        return None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

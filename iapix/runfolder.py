@@ -207,6 +207,15 @@ def complete_rows(path: Path) -> tuple[list[str], list[list[str]], int]:
     return header, good, cut + len(rows) - 1 - len(good)
 
 
+def cut_log(path: Path, iteration: int, header: list[str] | None = None) -> None:
+    """Rewrite the run log at ``path`` with only its complete rows up to ``iteration`` (``header`` when it has none):
+    a resumed or forked run then goes on from its checkpoint without duplicate or cut-short rows."""
+    found, rows, _ = complete_rows(path)
+    keep = [found or header or []] + [r for r in rows if int(float(r[0])) <= iteration]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(keep)
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)

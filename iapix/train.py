@@ -76,7 +76,7 @@ from iapix.config_cli import add_config_arguments, config_from_args
 from iapix.data import Prepared, prepare
 from iapix.logplot import plot_log  # noqa: F401  (here too: notebook 05 imports it from iapix.train)
 from iapix.model import BUDGET, PRESETS, Config, IAPix, learning_rate
-from iapix.runfolder import RunLock, check_out_dir, complete_rows, move_aside, run_files
+from iapix.runfolder import RunLock, check_out_dir, cut_log, move_aside, run_files
 
 LOG_FIELDS = ["iteration", "step", "epoch", "lr", "total", "recon", "offset", "pen", "gauss", "weight", "image",
               "kl_weight", "alive", "skipped"]
@@ -339,12 +339,8 @@ class Trainer:
         """Cut the logs back to the checkpoint, so that the curves go on without duplicates and without a row cut
         short by the kill that stopped the run (it would break every reader of the log)."""
         for name, fields in (("log.csv", LOG_FIELDS), ("valid.csv", VALID_FIELDS)):
-            p = self.out / name
-            if p.is_file():
-                header, rows, _ = complete_rows(p)
-                keep = [header or fields] + [r for r in rows if int(float(r[0])) <= self.iteration]
-                with open(p, "w", newline="") as f:
-                    csv.writer(f).writerows(keep)
+            if (self.out / name).is_file():
+                cut_log(self.out / name, self.iteration, fields)
 
     def _budget_spent(self) -> bool:
         """Whether the run is over: ``patience`` bad epochs in a row, ``max_epochs`` or ``max_steps`` reached."""

@@ -51,6 +51,19 @@ def test_em_keeps_the_mixture_where_byy_from_step_1_collapses(data, warmup):
         assert alive == 1, model.latent.alpha  # the reference's behaviour that "em" avoids
 
 
+def _em_and_image_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[bool], list[bool]]:
+    """Train-mode passes of a model of ``cfg`` on one batch at steps (= epochs) 0..steps-1: whether each GMM update
+    used EM weights, and whether the image loss was on."""
+    torch.manual_seed(0)
+    model = IAPix(cfg).train()
+    ds = data.dataset("train")
+    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
+    seen, update = [], model.latent.update
+    monkeypatch.setattr(model.latent, "update", lambda *a, em=False, **k: (seen.append(em), update(*a, em=em, **k)))
+    images_on = [float(model(s5, lengths, images, step=t, epoch=t)["image"].detach()) > 0 for t in range(steps)]
+    return seen, images_on
+
+
 @pytest.mark.parametrize("objective, warmup, expect", [
     ("ia", "em", [True, True, False, False]),  # EM while the image loss is on (image_epochs = 2), then BYY
     ("ia", "byy", [False] * 4),  # the reference: BYY from step 1
@@ -58,16 +71,7 @@ def test_em_keeps_the_mixture_where_byy_from_step_1_collapses(data, warmup):
 ])
 def test_model_uses_em_exactly_during_the_image_warm_up(data, monkeypatch, objective, warmup, expect):
     cfg = preset("tiny", objective=objective, gmm_warmup=warmup, image_epochs=2)
-    torch.manual_seed(0)
-    model = IAPix(cfg).train()
-    ds = data.dataset("train")
-    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
-    seen, update = [], model.latent.update
-    monkeypatch.setattr(model.latent, "update", lambda *a, em=False, **k: (seen.append(em), update(*a, em=em, **k)))
-    images_on = []
-    for epoch in range(4):
-        out = model(s5, lengths, images, step=epoch, epoch=epoch)
-        images_on.append(float(out["image"].detach()) > 0)
+    seen, images_on = _em_and_image_per_step(cfg, data, monkeypatch)
     assert [s and objective == "ia" for s in seen] == expect
     if objective == "ia":
         assert images_on == [True, True, False, False]
@@ -77,13 +81,7 @@ def test_em_steps_ends_the_em_warm_up_at_a_step_of_its_own(data, monkeypatch):
     """``em_steps`` decouples the GMM's switch to BYY from the image loss: EM for steps 0-1, BYY from step 2 while
     the image loss is still on (image_epochs = 4)."""
     cfg = preset("tiny", objective="ia", gmm_warmup="em", image_epochs=4, em_steps=2)
-    torch.manual_seed(0)
-    model = IAPix(cfg).train()
-    ds = data.dataset("train")
-    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
-    seen, update = [], model.latent.update
-    monkeypatch.setattr(model.latent, "update", lambda *a, em=False, **k: (seen.append(em), update(*a, em=em, **k)))
-    images_on = [float(model(s5, lengths, images, step=t, epoch=t)["image"].detach()) > 0 for t in range(4)]
+    seen, images_on = _em_and_image_per_step(cfg, data, monkeypatch)
     assert seen == [True, True, False, False] and images_on == [True] * 4
     with pytest.raises(ValueError, match="em_steps"):
         preset("tiny", em_steps=-1)
