@@ -55,9 +55,13 @@ notebooks: venv
 
 # Notebooks 06 and 08 in JupyterLab in headless Chromium (Debian's: apt-get install chromium);
 # skips with a message where /usr/bin/chromium is missing.
-test-browser: venv
-	$(PY) -m pip install -q -e ".[browser]"
+test-browser: $(VENV)/.browser
 	IAPIX_QUICK=1 MPLBACKEND=Agg $(PY) -m pytest browser_tests -p no:cacheprovider -rs
+
+# playwright, once per venv (again when pyproject.toml changes)
+$(VENV)/.browser: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[browser]"
+	@touch $@
 
 # Rebuild data/ from the raw QuickDraw files (maintainers only: see data/README.md; deterministic).
 data: venv

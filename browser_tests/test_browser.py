@@ -44,11 +44,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Generous limits: the test must not fail because the machine is busy (two cores shared with training runs made a
 # run of this file take ten minutes instead of two); they only matter when something is really stuck.
-SLOW = 300  # seconds: the server's start, JupyterLab's in the page, a notebook's opening, a kernel round trip, a picture
+SLOW = 300  # seconds: the server's start, JupyterLab in the page, opening a notebook, a kernel round trip, a picture
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: pip install playwright")
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright package is missing: pip install playwright")
 
 
 def free_port() -> int:
@@ -158,7 +159,7 @@ def screenshot(page, path: Path) -> None:
 
 
 def cut_labels(locator) -> list[str]:
-    """The texts in ``locator`` that their box cuts short (an ellipsis or hidden overflow: scrollWidth > clientWidth)."""
+    """The texts in ``locator`` cut short by their box (an ellipsis or hidden overflow: scrollWidth > clientWidth)."""
     return locator.evaluate("""(root) => Array.from(root.querySelectorAll('*')).filter(el => {
         const st = getComputedStyle(el);
         return el.innerText && el.innerText.trim() && el.tagName !== 'SELECT'
@@ -294,7 +295,8 @@ def test_notebook_08_pad_drives_the_explorer(browser, lab):
         def picture_after(action, old_src: str, what: str):
             """Do ``action``; wait for a new picture; returns its src, the screenshot and the kernel's PROBE."""
             action()
-            wait_for(page, "(old) => { const i = document.querySelector(PAD_BOX + ' img'); return i && i.src !== old; }",
+            wait_for(page, "(old) => { const i = document.querySelector(PAD_BOX + ' img'); "
+                           "return i && i.src !== old; }",
                      SLOW, f"no new picture after {what}", arg=old_src)
             img = box.locator("img").first
             src, picture = img.get_attribute("src"), rgb(img)
@@ -304,7 +306,7 @@ def test_notebook_08_pad_drives_the_explorer(browser, lab):
             seen = bars_seen(picture, state["chart"], state["bars"])
             # the chart shows the kernel's posterior: the label's bar orange, every bar at its height
             assert [c for c, _ in seen].count("orange") == 1 and seen[state["label"]][0] == "orange", (what, seen)
-            for (colour, height), g in zip(seen, state["posterior"]):
+            for (_, height), g in zip(seen, state["posterior"]):
                 assert abs(height - g) < 0.06, f"{what}: a bar of height {height:.2f} shows g = {g:.4f}: {seen}"
             return src, picture, state, seen
 

@@ -248,8 +248,8 @@ def load_or_train_classifier(cache_path: str | Path, prepared: Prepared, epochs:
 # 2. generation for the test set
 
 
-def generate_for_test(ck: Checkpoint, prepared: Prepared, temperature: float = DEFAULT_TEMPERATURE, greedy: bool = False,
-                      seed: int = 0, batch_size: int = 1024, progress: bool = False,
+def generate_for_test(ck: Checkpoint, prepared: Prepared, temperature: float = DEFAULT_TEMPERATURE,
+                      greedy: bool = False, seed: int = 0, batch_size: int = 1024, progress: bool = False,
                       split: str = "test") -> list[np.ndarray]:
     """One stroke-3 sketch (pixel units) per sketch of the ``split`` of ``prepared``, decoded from its ``mu``.
 
@@ -553,9 +553,11 @@ def report_markdown(r: dict) -> str:
             ("Rec", _fmt(r["rec"])), ("Ret@1", _fmt(r["ret"]["ret@1"])), ("Ret@10", _fmt(r["ret"]["ret@10"])),
             ("Ret@50", _fmt(r["ret"]["ret@50"])), ("mean rank (0 = nearest)", _fmt(r["ret"]["mean_rank"], 1)),
             ("classifier accuracy on the real test sketches (bounds Rec)", _fmt(r["classifier"]["test_acc"])),
-            ("classifier trained on", f"{r['classifier']['train_size']} sketches, {r['classifier']['epochs']} epochs"),
+            ("classifier trained on",
+             f"{r['classifier']['train_size']} sketches, {r['classifier']['epochs']} epochs"),
             ("Gaussians alive / used / K", f"{o['alive']} / {o['used']} / {o['K']}"),
-            ("weighted Bhattacharyya overlap", _fmt(o["bc_weighted"])), ("max Bhattacharyya overlap", _fmt(o["bc_max"])),
+            ("weighted Bhattacharyya overlap", _fmt(o["bc_weighted"])),
+            ("max Bhattacharyya overlap", _fmt(o["bc_max"])),
             ("ambiguous codes (top-2 posteriors within 2x)", _fmt(o["ambiguous"])),
             ("NMI(components, categories)", _fmt(o["nmi"])), ("purity", _fmt(o["purity"])),
             ("linear probe on the codes (train -> test accuracy)", _fmt(r["structure"]["probe"])),
@@ -569,9 +571,10 @@ def report_markdown(r: dict) -> str:
     lines += [f"| {k} | {v} |" for k, v in rows]
     lines += ["", "## Components (test codes by component label)", "", "| k | alpha | codes | majority | share |",
               "|---|---|---|---|---|"]
-    lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |" for c in o["components"]]
+    lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |"
+              for c in o["components"]]
     if r.get("control"):
-        lines += ["", f"## Per-Gaussian control (100 sketches from N(m_k, v_k), labelled by the classifier)", "",
+        lines += ["", "## Per-Gaussian control (100 sketches from N(m_k, v_k), labelled by the classifier)", "",
                   "| k | alpha | majority | share | ended by p_end |", "|---|---|---|---|---|"]
         lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['majority']} | {c['share']:.2f} | {c['ended']:.2f} |"
                   for c in r["control"]]
@@ -636,9 +639,9 @@ def _run_name(checkpoint: Path) -> str:
 
 
 def evaluate(checkpoint_path: str | Path, data_dir: str | Path = "data", classifier_path: str | Path | None = None,
-             out_dir: str | Path | None = None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, limit: int | None = None,
-             device: str | torch.device = "cpu", greedy: bool = False, classifier_epochs: int = 8,
-             tsne: bool = True, n_show: int = 12, progress: bool = True) -> dict:
+             out_dir: str | Path | None = None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
+             limit: int | None = None, device: str | torch.device = "cpu", greedy: bool = False,
+             classifier_epochs: int = 8, tsne: bool = True, n_show: int = 12, progress: bool = True) -> dict:
     """Evaluate one checkpoint (method §6) -> the report dict; writes it to ``out_dir``.
 
     ``out_dir`` (default ``<checkpoint folder>/eval``) gets ``report.json``, ``report.md``,
@@ -708,8 +711,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more best.pt / last.pt files")
     parser.add_argument("--classifier", default=None,
-                        help="classifier cache (trained there if missing); default: <out of the first run>/classifier.pt,"
-                             " shared by all the checkpoints")
+                        help="classifier cache (trained there if missing); default: "
+                             "<out of the first run>/classifier.pt, shared by all the checkpoints")
     parser.add_argument("--data", default="data", help="folder with the category files")
     parser.add_argument("--out", default=None,
                         help="output folder; default <checkpoint folder>/eval (eval-<name> when several "

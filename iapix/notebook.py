@@ -1,6 +1,7 @@
 """Small helpers shared by the course notebooks (``notebooks/NN_name.py``, paired with the ``.ipynb``).
 
 Every notebook starts with ``QUICK = setup()`` and shows small tables with ``display(table(rows, columns))``.
+Beside an equation, ``show_source(byy_weights)`` shows the package code that computes it (its docstring left out).
 
 The quick setting (``IAPIX_QUICK=1``, set by ``make test``) only shortens training loops and demos: a notebook
 section that evaluates the shipped checkpoints (``checkpoints/catpig-small-{ia,rpcl}.pt``) runs on the full
@@ -23,8 +24,11 @@ than about 10 s shows a progress bar; such a cell prints nothing else, is marked
 
 from __future__ import annotations
 
+import ast
 import csv
+import inspect
 import os
+import textwrap
 import warnings
 from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
@@ -104,6 +108,74 @@ def table(rows: Iterable[Sequence[Any]], columns: Sequence[str], fmt: str = "{:g
     lines = ["| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns)]
     lines += ["| " + " | ".join(_cell(x, fmt) for x in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def show_source(obj: Any, *, docstring: bool = False, start: str | None = None,
+                stop: str | None = None) -> "Markdown":
+    """The source of a function, method or class of ``iapix``, as a Markdown ``python`` block for ``display``.
+
+    A header names the file relative to the repository and the qualified name (``iapix/latent.py``,
+    ``GMMLatent.losses``): no absolute path and no line number, so the output is the same on every machine.
+    The object's own docstring is left out unless ``docstring`` is True (the prose around it explains it).
+    ``start`` / ``stop`` show an excerpt: from the first line that contains the text ``start`` to the first
+    line from there on that contains ``stop`` (both included); a text that is not found is an error, so an
+    excerpt cannot silently drift when the code changes.
+    """
+    from IPython.display import Markdown
+
+    target = obj.fget if isinstance(obj, property) else obj
+    target = inspect.unwrap(getattr(target, "__func__", target))  # a bound method; a decorated function
+    if not (inspect.isfunction(target) or inspect.isclass(target)):
+        raise TypeError(f"show_source: expected a function, method or class, got {type(obj).__name__} {obj!r:.60}")
+    module = target.__module__ or ""
+    if module.split(".")[0] != "iapix":
+        raise ValueError(f"show_source: {target.__qualname__} is defined in {module!r}, not in the iapix package "
+                         "(only the package's own code is shown: its path is the same on every machine)")
+    root = Path(__file__).resolve().parents[1]  # the folder that holds the package
+    where = Path(inspect.getsourcefile(target) or "").resolve().relative_to(root).as_posix()
+    lines = textwrap.dedent(inspect.getsource(target)).splitlines()
+    dropped = None if docstring else _drop_docstring(lines)  # where it was, or None
+    first = 0 if start is None else _find_line(lines, start, 0, target.__qualname__, "start")
+    last = len(lines) - 1 if stop is None else _find_line(lines, stop, first, target.__qualname__, "stop")
+    notes = ["docstring left out"] if dropped is not None and first < dropped <= last else []
+    if (first, last) != (0, len(lines) - 1):
+        notes.append("excerpt")
+    lines = lines[first:last + 1]
+    code = textwrap.dedent("\n".join(lines)).rstrip()
+    header = f"`{where}` · `{target.__qualname__}`" + (f" ({', '.join(notes)})" if notes else "")
+    fence = "```"
+    while fence in code:  # a fence longer than any run of backticks in the code
+        fence += "`"
+    return Markdown(f"{header}\n\n{fence}python\n{code}\n{fence}")
+
+
+def _drop_docstring(lines: list[str]) -> int | None:
+    """Remove, in place, the docstring of the function or class whose dedented source is ``lines``; return the index
+    of the line that now stands where it began (None: no docstring removed)."""
+    try:
+        node = ast.parse("\n".join(lines)).body[0]
+    except SyntaxError:  # the source of a lambda is the line around it, not a statement of its own
+        return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return None
+    body = node.body
+    doc = body[0]
+    if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
+        return None
+    indent = lines[doc.lineno - 1][: doc.col_offset]
+    if indent.strip():  # code before it on its line (``def f(): "..."``): left as it is
+        return None
+    lines[doc.lineno - 1: doc.end_lineno] = [f"{indent}..."] if len(body) == 1 else []  # a body of only a docstring
+    return doc.lineno - 1
+
+
+def _find_line(lines: list[str], text: str, begin: int, name: str, what: str) -> int:
+    """The index of the first line from ``begin`` on that contains ``text``."""
+    for i in range(begin, len(lines)):
+        if text in lines[i]:
+            return i
+    where = "" if what == "start" else " from the start line on"
+    raise ValueError(f"show_source: {what}={text!r} is in no line of {name}{where}")
 
 
 def within(value: float, low: float, high: float, what: str) -> str:

@@ -14,20 +14,26 @@ if TYPE_CHECKING:
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
-    """Write ``fig`` to ``path`` (the format from its suffix) through ``<path>.tmp`` renamed over it, so that a full
-    disk or a kill never leaves a cut-short picture, and an error names the file (matplotlib's does not)."""
+    """Write ``fig`` to ``path`` (the format from its suffix) safely (:func:`write_safely`)."""
+    return write_safely(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower()
+                                                      or "png"), "the picture")
+
+
+def write_safely(path: str | Path, write, what: str = "the file") -> Path:
+    """``write(tmp)`` to ``<path>.tmp``, then rename it over ``path``, so that a full disk or a kill never leaves a
+    cut-short file, and an error names the file (matplotlib's and most writers' do not)."""
     from iapix.cli import WriteError
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError) and not isinstance(e, WriteError):
             full = e.errno in (errno.ENOSPC, errno.EDQUOT)
-            raise WriteError(e.errno, f"{path}: cannot write the picture ({e.strerror or e}"
+            raise WriteError(e.errno, f"{path}: cannot write {what} ({e.strerror or e}"
                              f"{'; the disk is full: free some space and run the command again' if full else ''}); "
                              "the file there, if any, is unchanged and no temporary file was left") from e
         raise

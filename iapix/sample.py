@@ -265,10 +265,13 @@ def run(args: argparse.Namespace) -> int:
     path = save_grid(sketches, out, ncols=ncols, titles=titles)
     print(f"{len(sketches)} sketches -> {path}")
     if args.svg_dir:
+        from iapix.plot import write_safely
+
         d = Path(args.svg_dir)
         d.mkdir(parents=True, exist_ok=True)
         for i, s in enumerate(sketches):
-            (d / f"sketch_{i:04d}.svg").write_text(to_svg(s))
+            svg = to_svg(s)
+            write_safely(d / f"sketch_{i:04d}.svg", lambda tmp, svg=svg: tmp.write_text(svg), "the SVG")
         print(f"SVGs -> {d}")
     return 0
 

@@ -18,7 +18,8 @@ runs/catpig-ia`` (a flag per :class:`~iapix.model.Config` field):
   epoch rolls back to it -- weights, optimiser, GMM and the step/epoch counters, so the schedules rewind (method §7
   "rollback") -- or, with ``--no-rollback`` (``Config.rollback = False``, ours), training goes on from it, as
   sketch-rnn does; ``patience`` such epochs in a row stop the run. ``iteration`` counts every step and never rewinds.
-* files: ``last.pt`` (every ``save_every`` steps and at each epoch's end) and ``best.pt`` hold everything needed to
+* files: ``last.pt`` (every ``save_every`` steps, at each epoch's end, and when Ctrl-C or ``kill`` (SIGINT,
+  SIGTERM) stops the run after its step in progress) and ``best.pt`` hold everything needed to
   resume and to sample, written atomically with a checksum (:mod:`iapix.checkpoint`, which owns their layout);
   ``log.csv`` (every term of every step), ``valid.csv``, ``config.json`` (``iapix plot-log RUN`` draws them,
   :mod:`iapix.logplot`); ``snapshots/`` with
@@ -45,7 +46,9 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -74,7 +77,6 @@ from iapix.checkpoint import (
 from iapix.cli import add_debug_argument, call, non_negative_int, positive_int
 from iapix.config_cli import add_config_arguments, config_from_args
 from iapix.data import Prepared, prepare
-from iapix.logplot import plot_log  # noqa: F401  (here too: notebook 05 imports it from iapix.train)
 from iapix.model import BUDGET, PRESETS, Config, IAPix, learning_rate
 from iapix.runfolder import RunLock, check_out_dir, cut_log, move_aside, run_files
 
@@ -84,6 +86,7 @@ BUCKET_BATCHES = 8  # group_by_length: batches per chunk sorted by length (large
 VALID_FIELDS = ["iteration", "step", "epoch", "valid_recon", "valid_offset", "valid_pen", "best", "improved",
                 "bad_in_row", "seconds"]
 AMP = ("bf16", "bf16-cnn")  # --amp (default none): the whole model under bf16 autocast (GPU); the CNNs only (AMX CPU)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # stop after the step in progress, saving last.pt (a second: at once)
 CPUINFO = Path("/proc/cpuinfo")  # where Linux lists the CPU's instruction-set flags (cpu_bf16)
 
 
@@ -216,6 +219,7 @@ class Trainer:
         self.best = math.inf
         self.bad_in_row = self.skipped = self.skipped_in_row = 0
         self.done = False
+        self.stopped_by: signal.Signals | None = None  # set by the first SIGINT/SIGTERM during fit()
         with RunLock(self.out) if self.rank == 0 else contextlib.nullcontext():
             if resume:
                 self._resume()
@@ -448,7 +452,8 @@ class Trainer:
                                       "process resumed, or moved the run aside with --overwrite); nothing trained. "
                                       "Set up the trainer again (with --resume to continue the run there)")
             try:
-                return self._fit()
+                with self._stop_on_signals():
+                    return self._fit()
             except OSError as e:  # a log write on a full disk names no file: say which run and what to do
                 if e.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(e, WriteError):
                     raise WriteError(e.errno, f"{self.out}: the disk is full ({e.strerror}); last.pt holds the run "
@@ -466,7 +471,7 @@ class Trainer:
         try:
             log = logs.enter_context(open(self.out / "log.csv", "a", newline="")) if self.rank == 0 else None
             vlog = logs.enter_context(open(self.out / "valid.csv", "a", newline="")) if self.rank == 0 else None
-            while not self.done:
+            while not self.done and self.stopped_by is None:
                 batches = self._epoch_batches()
                 bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epochs_run}",
                            disable=not self.progress, leave=False, dynamic_ncols=True)
@@ -503,8 +508,12 @@ class Trainer:
                             if log:
                                 log.flush()
                             self.save("last.pt")
+                        if self.stopped_by is not None:
+                            break
                 finally:
                     bar.close()
+                if self.stopped_by is not None and self.batch_in_epoch < len(batches):
+                    break  # mid-epoch: no validation; last.pt is saved below and --resume goes on from this batch
                 if cfg.max_steps is not None and self.iteration >= cfg.max_steps and \
                         self.batch_in_epoch < len(batches):
                     self.done = True  # a step budget that ends mid-epoch: no validation
@@ -517,7 +526,35 @@ class Trainer:
             logs.close()
         self.save("last.pt")
         return {"iterations": self.iteration, "steps": self.step, "epochs": self.epochs_run, "best_valid": self.best,
-                "skipped": self.skipped, "seconds": time.perf_counter() - t_start, "out": str(self.out)}
+                "skipped": self.skipped, "seconds": time.perf_counter() - t_start, "out": str(self.out),
+                "stopped_by": self.stopped_by.name if self.stopped_by is not None else None}
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self):
+        """While training, the first SIGINT (Ctrl-C, a notebook's stop button) or SIGTERM (``kill``, a job
+        scheduler) asks the run to stop after the step in progress and save ``last.pt``, so that nothing trained
+        is lost; a second one acts as it would have (stops at once). Only a single process in its main thread:
+        DDP ranks would stop at different steps and wait for each other forever."""
+        if self.world > 1 or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.stopped_by = None
+        previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+
+        def stop(signum: int, frame) -> None:
+            self.stopped_by = signal.Signals(signum)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            print(f"\n{self.stopped_by.name}: stopping after this step and saving {self.out / 'last.pt'} "
+                  "(send it again to stop at once)", file=sys.stderr, flush=True)
+
+        for s in STOP_SIGNALS:
+            signal.signal(s, stop)
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
     def _end_epoch(self, vlog, t_start: float) -> None:
         cfg = self.cfg
@@ -596,6 +633,10 @@ def run(args: argparse.Namespace) -> int:
               f"{len(trainer.train_set)} sketches, N_max {trainer.data.max_len}, {trainer.device}, "
               f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters -> {args.out}")
     summary = trainer.fit()
+    if trainer.stopped_by is not None:
+        print(f"stopped by {trainer.stopped_by.name} at iteration {trainer.iteration}; {Path(args.out) / 'last.pt'} "
+              "holds it: continue with the same command and --resume", file=sys.stderr)
+        return 128 + int(trainer.stopped_by)
     if trainer.rank == 0:
         print(json.dumps(summary, indent=2))
         best = Path(args.out) / "best.pt"

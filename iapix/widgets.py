@@ -276,8 +276,8 @@ def temperature_strip(ck: Checkpoint, z: Tensor, temperatures: Sequence[float] =
     return fig
 
 
-def reconstruction_panel(ck: Checkpoint, data: Prepared, index: int, n: int = 3, temperature: float = DEFAULT_TEMPERATURE,
-                         seed: int | None = 0, greedy: bool = False,
+def reconstruction_panel(ck: Checkpoint, data: Prepared, index: int, n: int = 3,
+                         temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, greedy: bool = False,
                          fig: "FigureBase | None" = None) -> "FigureBase":
     """Test sketch ``index``, its 48x48 input image, and ``n`` sketches decoded from its ``mu`` (method §5).
 
@@ -501,7 +501,8 @@ function render({ model, el }) {
   };
   const pos = (e) => {
     const r = canvas.getBoundingClientRect();
-    return [Math.round((e.clientX - r.left) * W / r.width * 10) / 10, Math.round((e.clientY - r.top) * H / r.height * 10) / 10];
+    return [Math.round((e.clientX - r.left) * W / r.width * 10) / 10,
+            Math.round((e.clientY - r.top) * H / r.height * 10) / 10];
   };
   const commit = (strokes) => { model.set("strokes", strokes); model.save_changes(); };
   canvas.addEventListener("pointerdown", (e) => {
@@ -675,7 +676,8 @@ class DrawExplorer:
     """
 
     def __init__(self, ck: Checkpoint, data: Prepared, classifier: torch.nn.Module | None = None,
-                 n: int = 4, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72, size: int = 320) -> None:
+                 n: int = 4, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72,
+                 size: int = 320) -> None:
         import ipywidgets as W
 
         _check_test(data)

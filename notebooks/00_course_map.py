@@ -26,10 +26,10 @@
 # * **Ying path, code → strokes.** A HyperLSTM (an LSTM whose weights are modulated at every step by a
 #   small second LSTM) starts from $z$ and writes the sketch point by point: a mixture of 20 bivariate
 #   Gaussians for the next offset $(dx, dy)$ and three pen states (down, up, end).
-# * **The latent space is a Gaussian mixture (GMM)** $q(z)=\sum_k \alpha_k\,\mathcal N(z\mid m_k,\operatorname{diag} v_k)$
-#   with about two Gaussians per category. Codes of the same category and style should fall into one
-#   compact Gaussian, and different Gaussians should overlap little. Then drawing $z$ from a chosen
-#   Gaussian $k$ gives **controllable generation**.
+# * **The latent space is a Gaussian mixture (GMM)**
+#   $q(z)=\sum_k \alpha_k\,\mathcal N(z\mid m_k,\operatorname{diag} v_k)$ with about two Gaussians per category. Codes
+#   of the same category and style should fall into one compact Gaussian, and different Gaussians should overlap little.
+#   Then drawing $z$ from a chosen Gaussian $k$ gives **controllable generation**.
 
 # %% [markdown]
 # ## Harmony learning, and how it differs from RPCL-pix2seq
@@ -42,23 +42,26 @@
 # with posterior responsibilities $g_{ik}$, the latent part of the loss and its KL counterpart (used by the
 # predecessor RPCL-pix2seq) are
 #
-# $$\mathcal L_{\text{harmony}}=\frac1n\sum_{i,k} g_{ik}\Big(\tfrac12\sum_d\Big[\ln 2\pi v_{kd}+\frac{s^2_{id}+(\mu_{id}-m_{kd})^2}{v_{kd}}\Big]-\ln\alpha_k\Big),$$
+# $$\mathcal L_{\text{harmony}}=\frac1n\sum_{i,k} g_{ik}\Big(\tfrac12\sum_d\Big[\ln 2\pi v_{kd}
+# +\frac{s^2_{id}+(\mu_{id}-m_{kd})^2}{v_{kd}}\Big]-\ln\alpha_k\Big),$$
 #
-# $$\mathcal L_{\text{KL}}=\mathcal L_{\text{harmony}}-\frac1n\sum_i\Big(\underbrace{\tfrac12\textstyle\sum_d\ln\big(2\pi e\,s^2_{id}\big)}_{\text{entropy of }\mathcal N(\mu_i,\,s^2_i)}\;\underbrace{-\textstyle\sum_k g_{ik}\ln g_{ik}}_{\text{entropy of }g_i}\Big).$$
+# $$\mathcal L_{\text{KL}}=\mathcal L_{\text{harmony}}-\frac1n\sum_i\Big(
+# \underbrace{\tfrac12\textstyle\sum_d\ln\big(2\pi e\,s^2_{id}\big)}_{\text{entropy of }\mathcal N(\mu_i,\,s^2_i)}\;
+# \underbrace{-\textstyle\sum_k g_{ik}\ln g_{ik}}_{\text{entropy of }g_i}\Big).$$
 #
 # Minimising the KL loss pays the encoder for keeping its codes fuzzy and its assignments soft; harmony
 # does not, so it favours sharp codes and nearly hard assignments. That is the "least complexity"
 # tendency of BYY: compact clusters, and Gaussians that are not needed tend to lose their weight $\alpha_k$.
 #
 # The GMM itself is **not** trained by gradient. In every training step, before the loss is computed, it takes one
-# smoothed closed-form step on the batch's codes. With the harmony score $L_{ik}=\ln g_{ik}-\tfrac12\sum_d s^2_{id}/v_{kd}$ and its
-# deviation from the average $\delta_{ik}=L_{ik}-\sum_j g_{ij}L_{ij}$, the M-step uses the weights
-# $b_{ik}=g_{ik}(1+\delta_{ik})$ instead of the responsibilities $g_{ik}$. A component that fits better than
-# average is reinforced, and a rival that fits worse gets a small or even negative weight, so
-# **rival penalisation comes out of the harmony principle itself**. RPCL-pix2seq uses the same networks but
-# minimises the KL loss above, updates the GMM by plain EM with $g_{ik}$, and after 500 steps adds, every third step, an
-# explicit rival-penalised step (winner $+1$, runner-up $-10^{-4}$). Notebook 03 derives all of this and
-# 07 compares the two on the same data.
+# smoothed closed-form step on the batch's codes. With the harmony score
+# $L_{ik}=\ln g_{ik}-\tfrac12\sum_d s^2_{id}/v_{kd}$ and its deviation from the average
+# $\delta_{ik}=L_{ik}-\sum_j g_{ij}L_{ij}$, the M-step uses the weights $b_{ik}=g_{ik}(1+\delta_{ik})$ instead of the
+# responsibilities $g_{ik}$. A component that fits better than average is reinforced, and a rival that fits worse gets a
+# small or even negative weight, so **rival penalisation comes out of the harmony principle itself**. RPCL-pix2seq uses
+# the same networks but minimises the KL loss above, updates the GMM by plain EM with $g_{ik}$, and after 500 steps
+# adds, every third step, an explicit rival-penalised step (winner $+1$, runner-up $-10^{-4}$). Notebook 03 derives all
+# of this and 07 compares the two on the same data.
 
 # %% [markdown]
 # ## The course
@@ -66,14 +69,14 @@
 # | notebook | what you build or see |
 # |---|---|
 # | **00 course map** | this page: the method, the map, how to run |
-# | **01 data** | stroke-3 and stroke-5, the five embedded categories, file formats, cleaning, 48×48 rendering, augmentation, batches |
-# | **02 CNN encoder** | dilated convolution blocks, instance norm, the image → $(\mu, s^2)$ encoder and its warm-up image decoder |
-# | **03 BYY harmony GMM** | the latent Gaussian mixture, one BYY step, the harmony losses, and the KL/EM/RPCL baseline next to them |
+# | **01 data** | stroke-3 and stroke-5, the five embedded categories, cleaning, 48×48 images, augmentation, batches |
+# | **02 CNN encoder** | dilated convolutions, instance norm, the image → $(\mu, s^2)$ encoder and its image decoder |
+# | **03 BYY harmony GMM** | the latent Gaussian mixture, one BYY step, the harmony losses, the KL/EM/RPCL baselines |
 # | **04 HyperLSTM decoder** | layer-norm LSTM, HyperLSTM, the mixture-density output and the reconstruction loss |
-# | **05 training (GPU)** | the full training loop, warm-up and schedules, checkpoints and rollback; CPU demo and GPU runs |
+# | **05 training (GPU)** | the training loop, warm-up and schedules, checkpoints and rollback; CPU demo and GPU runs |
 # | **06 controllable sampling** | decoding with temperature, sampling from a chosen Gaussian, interpolation |
 # | **07 evaluation** | Rec (a sketch classifier), Ret (retrieval), t-SNE and cluster overlap: IA against RPCL |
-# | *later: 08 draw your own* | draw a sketch, encode it, and let the model redraw it |
+# | **08 draw your own** | draw a sketch, encode it, and let the model redraw it and complete it |
 
 # %% [markdown]
 # ## How to run it
@@ -112,10 +115,11 @@
 # * `cat`: 2 000 unique drawings from Google's simplified ndjson, converted to stroke-3;
 # * `pig`, `face`, `radio`, `alarm-clock`: 2 500 each, the official sketch-rnn *test* split of each category.
 #
-# Each category is split 80 / 10 / 10 into train / valid / test with a fixed seed. `make data` (that is, `iapix build-embedded`)
-# rebuilds the files deterministically from the original files (listed in `iapix/embedded.py`), which are kept outside the repository. Cat and pig form the paper's data set DS2;
-# face, radio and alarm clock are real extra categories that make a five-class set.
-# The package reads the same `.npz` layout as the full files, so swapping in `data/full/` changes nothing else.
+# Each category is split 80 / 10 / 10 into train / valid / test with a fixed seed. `make data` (that is,
+# `iapix build-embedded`) rebuilds the files deterministically from the original files (listed in `iapix/embedded.py`),
+# which are kept outside the repository. Cat and pig form the paper's data set DS2; face, radio and alarm clock are real
+# extra categories that make a five-class set. The package reads the same `.npz` layout as the full files, so swapping
+# in `data/full/` changes nothing else.
 
 # %%
 from pathlib import Path

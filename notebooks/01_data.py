@@ -37,7 +37,8 @@ CATS = ["cat", "pig", "face", "radio", "alarm-clock"]
 # A Quick, Draw! sketch is a list of strokes; each stroke is a polyline drawn without lifting the pen.
 # sketch-rnn stores it as **stroke-3**: one row per point,
 #
-# $$\text{row } t = (\Delta x_t,\ \Delta y_t,\ \ell_t),\qquad p_t = \sum_{u\le t} (\Delta x_u, \Delta y_u),\qquad p_{-1} = (0, 0),$$
+# $$\text{row } t = (\Delta x_t,\ \Delta y_t,\ \ell_t),\qquad p_t = \sum_{u\le t} (\Delta x_u, \Delta y_u),
+# \qquad p_{-1} = (0, 0),$$
 #
 # the offset from the previous point and a *lift* bit $\ell_t = 1$ when the pen leaves the paper after point $t$
 # (the last point of each stroke). The drawing's first point is the origin $(0,0)$ with the pen down, so row 0
@@ -78,8 +79,11 @@ def draw(ax, upto, marks=False):
             if k:
                 move = np.vstack([lines[k - 1][-1], line[0]])
                 ax.plot(move[:, 0], move[:, 1], ":", color="0.6", lw=1)
-    ax.set_xlim(lo[0], hi[0]); ax.set_ylim(hi[1], lo[1])  # y points down
-    ax.set_aspect("equal"); ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(hi[1], lo[1])  # y points down
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 fig = plt.figure(figsize=(10, 3.8))
@@ -100,7 +104,8 @@ plt.show()
 # The decoder must also learn **when to stop**, and its pen output is a choice among three states. Stroke-5 turns
 # the lift bit into a one-hot pen state and adds an *end* state:
 #
-# $$(\Delta x,\ \Delta y,\ p_1,\ p_2,\ p_3),\qquad p_1 = 1-\ell\ \text{(pen stays down)},\quad p_2=\ell\ \text{(pen lifts)},\quad p_3\ \text{(the sketch has ended)}.$$
+# $$(\Delta x,\ \Delta y,\ p_1,\ p_2,\ p_3),\qquad p_1 = 1-\ell\ \text{(pen stays down)},
+# \quad p_2=\ell\ \text{(pen lifts)},\quad p_3\ \text{(the sketch has ended)}.$$
 #
 # A batch pads every sketch to $N_{\max}+1$ rows. Row 0 is the **start token** $(0,0,1,0,0)$, the decoder's first
 # input. Rows $1..n$ hold the sketch, and every row after the end is $(0,0,0,0,1)$. Under teacher forcing the
@@ -148,11 +153,12 @@ plt.show()
 # ## 4. Reading the formats you may have
 #
 # **sketch-rnn `.npz`** (what `iapix download` fetches and what `data/` holds). There are three keys, `train`, `valid`
-# and `test`, and each is a 1-D *object* array of `(n, 3)` int16 stroke-3 arrays. numpy can store arrays of
-# different lengths only as **pickled** Python objects, so loading needs `allow_pickle=True`. Google wrote the files
-# with Python 2, whose byte strings Python 3 can only read if told how to decode them: `encoding="latin1"` maps
-# bytes one to one. The embedded files were written by Python 3 and need no decoding, but the same call reads both kinds. Unpickling can run code, which is why `allow_pickle` is off by default: load only files from a
-# source you trust (Google's bucket, or this repository).
+# and `test`, and each is a 1-D *object* array of `(n, 3)` int16 stroke-3 arrays. numpy can store arrays of different
+# lengths only as **pickled** Python objects, so loading needs `allow_pickle=True`. Google wrote the files with Python
+# 2, whose byte strings Python 3 can only read if told how to decode them: `encoding="latin1"` maps bytes one to one.
+# The embedded files were written by Python 3 and need no decoding, but the same call reads both kinds. Unpickling can
+# run code, which is why `allow_pickle` is off by default: load only files from a source you trust (Google's bucket, or
+# this repository).
 
 # %%
 with np.load(DATA / "cat.npz", allow_pickle=True, encoding="latin1") as f:
@@ -222,7 +228,10 @@ fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
 for ax, (ls, title) in zip(axes, panels):
     for line in ls:
         ax.plot(line[:, 0], line[:, 1], ".-", ms=2.5, lw=1)
-    ax.set_aspect("equal"); ax.invert_yaxis(); ax.set_xticks([]); ax.set_yticks([])
+    ax.set_aspect("equal")
+    ax.invert_yaxis()
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_title(f"{title}\n{sum(map(len, ls))} points", fontsize=9)
 plt.show()
 
@@ -260,7 +269,9 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
 for ax, v, title in [(axes[0], before, "offsets after clipping (canvas units)"),
                      (axes[1], after, f"normalised: divided by sigma = {SCALE:.1f}")]:
     ax.hist(v, bins=200, color="tab:blue")
-    ax.set_yscale("log"); ax.set_title(title, fontsize=9); ax.set_xlabel("dx and dy")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("dx and dy")
 plt.show()
 
 # %% [markdown]
@@ -313,8 +324,11 @@ for ax in axes[1:]:
 axes[1].add_patch(Rectangle((1.5, 1.5), 45, 45, fill=False, ec="tab:green", ls="--", lw=1))
 axes[1].add_patch(Rectangle(lam * p_min + shift, *(lam * ext), fill=False, ec="tab:blue", ls="--", lw=1))
 axes[1].set_title("fitted: margin (green), box (blue)", fontsize=9)
-axes[2].set_xlim(4, 16); axes[2].set_ylim(42, 30)
-axes[2].set_xticks(range(4, 17, 2)); axes[2].set_yticks(range(30, 43, 2)); axes[2].grid(lw=0.3)
+axes[2].set_xlim(4, 16)
+axes[2].set_ylim(42, 30)
+axes[2].set_xticks(range(4, 17, 2))
+axes[2].set_yticks(range(30, 43, 2))
+axes[2].grid(lw=0.3)
 axes[2].set_title("zoom: 1 px anti-aliased line", fontsize=9)
 plt.show()
 
@@ -379,8 +393,8 @@ print(f"images: {p.images['train'].dtype}, one {p.images['train'].shape[1:]} per
 #   picture let the model learn each sketch by heart within ~2 000 steps (docs/results.md, "How these were found").
 #
 # `show_augmentation` applies all three with a strength knob (1 is the paper's setting, 5 exaggerates so that you can
-# see it). It is called once here with fixed arguments, so the printed numbers are checked, and the widget below lets you
-# play with it.
+# see it). It is called once here with fixed arguments, so the printed numbers are checked, and the widget below lets
+# you play with it.
 
 # %%
 from iapix.data import drop_points, random_scale

@@ -112,9 +112,12 @@ for ax, d in zip(axes, DILATIONS):
 axes[3].imshow(union, cmap="Greys", vmin=0, vmax=1.3)
 axes[3].set_title(f"sum of the three: {int(union.sum())} taps", fontsize=9)
 for ax in axes:
-    ax.set_xticks(np.arange(-0.5, 11, 1), minor=True); ax.set_yticks(np.arange(-0.5, 11, 1), minor=True)
-    ax.grid(which="minor", color="0.85", lw=0.5); ax.tick_params(which="both", length=0)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks(np.arange(-0.5, 11, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, 11, 1), minor=True)
+    ax.grid(which="minor", color="0.85", lw=0.5)
+    ax.tick_params(which="both", length=0)
+    ax.set_xticks([])
+    ax.set_yticks([])
 plt.show()
 
 # %% [markdown]
@@ -125,7 +128,8 @@ plt.show()
 # of its own input. One step on that input is $j$ pixels on the image, where $j$ is the product of the strides so
 # far (the *jump*). Hence
 #
-# $$r_\ell = r_{\ell-1} + (k_{\text{eff},\ell} - 1)\, j_{\ell-1}, \qquad j_\ell = j_{\ell-1}\, s_\ell, \qquad r_0 = j_0 = 1.$$
+# $$r_\ell = r_{\ell-1} + (k_{\text{eff},\ell} - 1)\, j_{\ell-1}, \qquad j_\ell = j_{\ell-1}\, s_\ell,
+# \qquad r_0 = j_0 = 1.$$
 #
 # The three parallel branches of a block are summed, so the block reaches as far as its widest branch ($d = 5$).
 
@@ -194,7 +198,8 @@ for vname, feats in variants.items():
         grads[vname, stage] = (g, lo, hi)
         rows.append([vname, stage + 1, f"{r} (in the image: {hi - lo + 1})",
                      f"{ys.max() - ys.min() + 1}×{xs.max() - xs.min() + 1}", int(nz.sum()), f"{inside:.1%}"])
-display(table(rows, ["encoder", "stage", "analytic r", "measured extent", "pixels ≠ 0", "|grad| inside the analytic box"]))
+display(table(rows, ["encoder", "stage", "analytic r", "measured extent", "pixels ≠ 0",
+                     "|grad| inside the analytic box"]))
 
 # %%
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.9))
@@ -204,10 +209,12 @@ for row, vname in enumerate(variants):
         ax = axes[row, stage]
         ax.imshow(np.log10(g / g.max() + 1e-8), cmap="magma", vmin=-6, vmax=0)
         ax.add_patch(plt.Rectangle((lo - 0.5, lo - 0.5), hi - lo + 1, hi - lo + 1, fill=False, ec="cyan", lw=1.2))
-        ax.set_xticks([]); ax.set_yticks([])
+        ax.set_xticks([])
+        ax.set_yticks([])
         ax.set_title(f"stage {stage + 1}: r = {rf[stage][0]}", fontsize=9)
     axes[row, 0].set_ylabel(vname, fontsize=9)
-fig.suptitle(r"$\log_{10}$ |gradient| of one centre unit w.r.t. the input (cyan: analytic receptive field)", fontsize=10)
+fig.suptitle(r"$\log_{10}$ |gradient| of one centre unit w.r.t. the input (cyan: analytic receptive field)",
+             fontsize=10)
 plt.tight_layout()
 plt.show()
 
@@ -239,7 +246,8 @@ with torch.no_grad():
     mu, s2 = encoder(batch)
 for h in hooks:
     h.remove()
-rows = [[name, kind, str(shape), f"{sum(p.numel() for p in modules[name].parameters()):,}"] for name, kind, shape in shapes]
+rows = [[name, kind, str(shape), f"{sum(p.numel() for p in modules[name].parameters()):,}"]
+        for name, kind, shape in shapes]
 display(table([["input", "", str(tuple(batch.shape)), ""]] + rows, ["module", "type", "output shape", "parameters"]))
 
 # %% [markdown]
@@ -252,7 +260,8 @@ display(table([["input", "", str(tuple(batch.shape)), ""]] + rows, ["module", "t
 #
 # From the flattened features $h$:
 #
-# $$\mu = W_\mu h + b_\mu, \qquad s^2 = \operatorname{clamp}\big(\operatorname{softplus}(W_s h + b_s) + 10^{-10},\; 0.1,\; 10^5\big),
+# $$\mu = W_\mu h + b_\mu,
+# \qquad s^2 = \operatorname{clamp}\big(\operatorname{softplus}(W_s h + b_s) + 10^{-10},\; 0.1,\; 10^5\big),
 # \qquad \operatorname{softplus}(a) = \ln(1 + e^a).$$
 #
 # Softplus keeps the variance positive and grows linearly, not exponentially like $e^a$, so it cannot explode. The
@@ -265,7 +274,9 @@ a = torch.linspace(-6, 10, 400)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 axes[0].plot(a, F.softplus(a), label="softplus(a)")
 axes[0].plot(a, F.softplus(a).clamp(0.1, 1e5), "--", label="clamped into [0.1, 1e5]")
-axes[0].set_yscale("log"); axes[0].set_xlabel("a"); axes[0].legend(fontsize=8)
+axes[0].set_yscale("log")
+axes[0].set_xlabel("a")
+axes[0].legend(fontsize=8)
 axes[0].set_title("variance head", fontsize=9)
 axes[1].hist(mu.flatten(), bins=50, color="tab:blue")
 axes[1].set_title(r"$\mu$ at initialisation (16 real images)", fontsize=9)
@@ -279,8 +290,9 @@ print(f"s2 {tuple(s2.shape)}: in [{s2.min():.2f}, {s2.max():.2f}], at the floor 
 
 # %% [markdown]
 # At initialisation the pre-activations are small, so $s^2 \approx \operatorname{softplus}(0) = \ln 2 \approx 0.69$,
-# while the means vary from image to image with a standard deviation of only about $0.3$ per dimension. **The noise
-# is larger than the signal.** An untrained encoder's codes say little about the sketch; notebook 03 shows what a GMM makes of that.
+# while the means vary from image to image with a standard deviation of only about $0.3$ per dimension. **The noise is
+# larger than the signal.** An untrained encoder's codes say little about the sketch; notebook 03 shows what a GMM makes
+# of that.
 #
 # **Reparameterisation.** The code is a sample $z \sim \mathcal N(\mu, \operatorname{diag} s^2)$, written as a
 # deterministic function of $(\mu, s^2)$ and independent noise,
@@ -357,7 +369,7 @@ params = [*ae_encoder.parameters(), *ae_decoder.parameters()]
 opt = torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999))
 pick = torch.Generator().manual_seed(0)
 losses = []
-for step in range(STEPS):
+for _ in range(STEPS):
     x = train_images[torch.randint(0, len(train_images), (32,), generator=pick)]
     m, v = ae_encoder(x)
     loss = image_loss_l1(ae_decoder(reparameterize(m, v)), x)
@@ -375,7 +387,9 @@ print(f"L1 on the 16 test images, decoded from mu after {STEPS} steps: below the
       f"{l1_start:.4g}, above the blank white page's {l1_white:.4g}")
 fig = plt.figure(figsize=(12, 2.6))
 ax = fig.add_axes([0.04, 0.15, 0.22, 0.75])
-ax.plot(losses); ax.set_xlabel("step"); ax.set_title("L1 image loss (training batches)", fontsize=9)
+ax.plot(losses)
+ax.set_xlabel("step")
+ax.set_title("L1 image loss (training batches)", fontsize=9)
 for i in range(8):
     for row, (imgs, name) in enumerate([(batch, "input"), (after, f"after {STEPS} steps")]):
         a2 = fig.add_axes([0.30 + i * 0.087, 0.5 - row * 0.47, 0.08, 0.4])
@@ -426,7 +440,9 @@ for ax, (name, enc) in zip(axes, [("initialisation", encoder), (f"after {STEPS} 
     acc[name] = nearest_mean_accuracy(x, test_labels)
     ax.set_title(f"{name}: PCA of mu ({pca.explained_variance_ratio_.sum():.0%} of the variance);"
                  f" accuracy {acc[name]:.2f}", fontsize=9)
-    ax.set_xlabel("PC 1"); ax.set_ylabel("PC 2"); ax.legend(fontsize=8)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 n_held = len(test_labels) - len(test_labels) // 2

@@ -29,9 +29,9 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.patches import Ellipse
 
-from iapix.notebook import holds, setup, table, within
+from iapix.notebook import holds, setup, show_source, table, within
 
-QUICK = setup()   # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches in section 5's demo
+QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches (section 5)
 DATA = "../data"
 
 
@@ -48,7 +48,8 @@ DATA = "../data"
 # 4. its deviation from the average, $\delta_{ik} = L_{ik} - \sum_j g_{ij} L_{ij}$, clipped into $[-1.0001, 1]$;
 # 5. the **BYY weights** $b_{ik} = g_{ik}\,(1 + \delta_{ik})$;
 # 6. an M-step with $b$ in place of $g$, where $B_k = \sum_i b_{ik}$:
-#    $$m_k' = \frac{\sum_i b_{ik} z_i}{B_k}, \qquad v_k' = \frac{\sum_i b_{ik}\big(s^2_i + (z_i - m_k)^2\big)}{B_k}, \qquad \alpha_k' = \frac1n \sum_i b_{ik};$$
+#    $$m_k' = \frac{\sum_i b_{ik} z_i}{B_k}, \qquad v_k' = \frac{\sum_i b_{ik}\big(s^2_i + (z_i - m_k)^2\big)}{B_k},
+#    \qquad \alpha_k' = \frac1n \sum_i b_{ik};$$
 # 7. smoothing: $\theta \leftarrow 0.95\,\theta + 0.05\,\theta'$ for every parameter; then $v$ is clipped into
 #    $[10^{-10}, 10^5]$ and $\alpha$ into $[10^{-10}, 1]$, and $\alpha$ is renormalised.
 #
@@ -59,8 +60,8 @@ DATA = "../data"
 # loses everywhere has $\alpha_k' \approx 0$, and the smoothing shrinks its weight by 5 % per step until it is
 # switched off. That is BYY's **automatic model selection**.
 #
-# For comparison, **EM** uses $g_{ik}$, and **RPCL** (rival penalised competitive learning, used by RPCL-pix2seq)
-# uses a hard winner and a slightly repelled runner-up, $\text{one-hot}(\text{best}) - 10^{-4}\,\text{one-hot}(\text{second})$.
+# For comparison, **EM** uses $g_{ik}$, and **RPCL** (rival penalised competitive learning, used by RPCL-pix2seq) uses a
+# hard winner and a slightly repelled runner-up, $\text{one-hot}(\text{best}) - 10^{-4}\,\text{one-hot}(\text{second})$.
 #
 # `iapix.latent` exposes every step as a pure function: `posterior` (1–2), `byy_weights` (3–5) or `rpcl_weights`,
 # `sufficient_stats` (the sums of step 6) and `apply_stats` (6–7). `GMMLatent.update` chains them. Here is one
@@ -103,6 +104,23 @@ print("\n".join([
 # floor $1/(100K)$ on $g$ keeps $\ln g$ finite.) The initial GMM is broad ($v = 1$), so after one small, smoothed
 # step the weights $\alpha$ have barely moved.
 #
+# Steps 3–5 in the package, with RPCL's rule beside them: look for the clip of $\delta$, `clamp(-1.0001, 1.0)`, and
+# see that RPCL keeps only the order of $g$ (one-hots of the best and the second best) and never looks at $s^2$.
+
+# %%
+from iapix.latent import harmony_scores
+
+display(show_source(harmony_scores), show_source(byy_weights), show_source(rpcl_weights))
+
+# %% [markdown]
+# The M-step of steps 6–7 is split in two so that the sums can be added across GPUs: `sufficient_stats` sums over
+# the batch around the old means, and `apply_stats` turns the sums into $m', v', \alpha'$ and smooths them with
+# `decay` = 0.95 (its `rpcl` branch takes $v'$ around the new mean instead).
+
+# %%
+display(show_source(sufficient_stats, start="w3 = "), show_source(apply_stats, start="n, w, wd, wdd, ws2 ="))
+
+# %% [markdown]
 # ## 2. Toy data: three Gaussians, eight components
 #
 # Now 900 points from 3 well-separated 2-D Gaussians (standard deviation 0.25, centres 3.5 apart) and a GMM that
@@ -164,8 +182,11 @@ def draw_gmm(ax, alpha, means, variances, threshold=1e-3):
                              fill=False, ec=f"C{k % 10}" if alive else "0.5", ls="-" if alive else ":",
                              lw=0.8 + 6 * alpha[k] if alive else 0.8))
         ax.plot(*means[k], "x" if alive else ".", color=f"C{k % 10}" if alive else "0.5", ms=5)
-    ax.set_xlim(-3.2, 3.2); ax.set_ylim(-3.2, 3.2); ax.set_aspect("equal")
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xlim(-3.2, 3.2)
+    ax.set_ylim(-3.2, 3.2)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 runs = {method: history(method) for method in METHODS}
@@ -192,7 +213,9 @@ for ax, method in zip(axes, METHODS):
     for k in range(alpha.shape[1]):
         ax.plot(alpha[:, k], color=f"C{k}", lw=1.2)
     ax.axhline(1e-3, color="k", ls=":", lw=1)
-    ax.set_yscale("log"); ax.set_ylim(1e-11, 1.5); ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-11, 1.5)
+    ax.set_xlabel("step")
     ax.set_title(f"{method}: weights alpha_k", fontsize=9)
 axes[0].set_ylabel("alpha_k (log scale); dotted: 1e-3")
 plt.tight_layout()
@@ -225,7 +248,8 @@ def fade_rate(alpha, t0=150, t1=250):
 
 (a_em, m_em, _), (a_byy, m_byy, v_byy), a_rpcl = runs["EM"], runs["BYY"], runs["RPCL"][0]
 em_alive = a_em[-1] > 1e-3
-gap_em = np.sqrt(((m_em[-1][em_alive][:, None] - m_em[-1][em_alive][None]) ** 2).sum(-1))[np.triu_indices(em_alive.sum(), 1)]
+gap_em = np.sqrt(((m_em[-1][em_alive][:, None] - m_em[-1][em_alive][None]) ** 2).sum(-1))
+gap_em = gap_em[np.triu_indices(em_alive.sum(), 1)]  # the distance of each pair of alive means
 byy_off, byy_alive = off_steps(a_byy), a_byy[-1] > 1e-3
 at_clip = int((a_byy[-1] < 1.01e-10).sum())
 rate_ratio = fade_rate(a_rpcl) / fade_rate(a_byy)
@@ -256,8 +280,10 @@ print("\n".join([
     holds(100 <= np.median(byy_off) and max(byy_off) <= 200, "BYY: switched off around step 100 to 200"),
     within(at_clip, 3, 5, "BYY: switched-off components at the clip 1e-10 by step 300"),
     holds(bool(np.allclose(a_byy[-1][byy_alive], 1 / 3, atol=0.03)), "BYY: the survivors' alpha are 1/3 +- 0.03"),
-    holds(bool(np.allclose(v_byy[-1][byy_alive], 0.25 ** 2 + S2, atol=0.02)), "BYY: the survivors' variances are 0.07 +- 0.02"),
-    holds((a_rpcl[-1] > 1e-3).sum() == 3 and max(off_steps(a_rpcl)) > max(byy_off), "RPCL: three alive, later than BYY"),
+    holds(bool(np.allclose(v_byy[-1][byy_alive], 0.25 ** 2 + S2, atol=0.02)),
+          "BYY: the survivors' variances are 0.07 +- 0.02"),
+    holds((a_rpcl[-1] > 1e-3).sum() == 3 and max(off_steps(a_rpcl)) > max(byy_off),
+          "RPCL: three alive, later than BYY"),
     within(rate_ratio, 0.2, 0.5, "RPCL's losers fade at this share of BYY's rate")]))
 
 
@@ -277,8 +303,11 @@ def explore(K=8, method="BYY", iteration=300, seed=0):
     axes[0].set_title(f"{method}, K = {K}, seed {seed}, step {iteration}: {alive} alive", fontsize=9)
     for k in range(K):
         axes[1].plot(alpha[:, k], color=f"C{k % 10}", lw=1.2)
-    axes[1].axvline(iteration, color="k", lw=0.8); axes[1].axhline(1e-3, color="k", ls=":", lw=1)
-    axes[1].set_yscale("log"); axes[1].set_ylim(1e-11, 1.5); axes[1].set_xlabel("step")
+    axes[1].axvline(iteration, color="k", lw=0.8)
+    axes[1].axhline(1e-3, color="k", ls=":", lw=1)
+    axes[1].set_yscale("log")
+    axes[1].set_ylim(1e-11, 1.5)
+    axes[1].set_xlabel("step")
     axes[1].set_title("alpha_k", fontsize=9)
     plt.tight_layout()
     plt.show()
@@ -309,16 +338,21 @@ widgets.interact(explore,
 # IA-pix2seq's latent loss is the **harmony** loss, and RPCL-pix2seq (like a VAE with a mixture prior) uses the
 # **KL** loss:
 #
-# $$\text{Gaussian term:}\quad h_{ik} = \tfrac12 \sum_d \Big[\ln 2\pi + \ln v_{kd} + \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],
-# \qquad \mathrm{KL}_{ik} = \tfrac12 \sum_d \Big[\ln v_{kd} - \ln s^2_{id} - 1 + \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],$$
+# $$\text{Gaussian term:}\quad
+# h_{ik} = \tfrac12 \sum_d \Big[\ln 2\pi + \ln v_{kd} + \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],
+# \qquad \mathrm{KL}_{ik} = \tfrac12 \sum_d \Big[\ln v_{kd} - \ln s^2_{id} - 1 +
+# \frac{s^2_{id} + (\mu_{id} - m_{kd})^2}{v_{kd}}\Big],$$
 #
-# $$\text{weight term:}\quad -\sum_k g_{ik} \ln \alpha_k \qquad\text{vs.}\qquad \sum_k g_{ik} \ln \frac{g_{ik}}{\alpha_k}.$$
+# $$\text{weight term:}\quad -\sum_k g_{ik} \ln \alpha_k
+# \qquad\text{vs.}\qquad \sum_k g_{ik} \ln \frac{g_{ik}}{\alpha_k}.$$
 #
 # $h_{ik} = -\mathbb E_{\mathcal N(\mu_i, s^2_i)} \ln \mathcal N(z \mid m_k, v_k)$ is the expected negative
 # log-density of the code under Gaussian $k$. The two differ exactly by **entropies**:
 #
-# $$h_{ik} = \mathrm{KL}_{ik} + \underbrace{\tfrac12 \textstyle\sum_d \ln(2\pi e\, s^2_{id})}_{\text{entropy of } \mathcal N(\mu_i, s^2_i)},
-# \qquad -\sum_k g_{ik}\ln\alpha_k = \sum_k g_{ik}\ln\frac{g_{ik}}{\alpha_k} + \underbrace{\Big(-\textstyle\sum_k g_{ik}\ln g_{ik}\Big)}_{\text{entropy of } g_i}.$$
+# $$h_{ik} = \mathrm{KL}_{ik} +
+# \underbrace{\tfrac12 \textstyle\sum_d \ln(2\pi e\, s^2_{id})}_{\text{entropy of } \mathcal N(\mu_i, s^2_i)},
+# \qquad -\sum_k g_{ik}\ln\alpha_k = \sum_k g_{ik}\ln\frac{g_{ik}}{\alpha_k} +
+# \underbrace{\Big(-\textstyle\sum_k g_{ik}\ln g_{ik}\Big)}_{\text{entropy of } g_i}.$$
 #
 # Minimising the harmony loss is minimising KL **plus** the entropies. Harmony therefore rewards sharp codes
 # (small $s^2$) and confident assignments ($g_i$ close to one-hot), where a KL loss pays for keeping them fuzzy.
@@ -357,7 +391,9 @@ fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(s2_grid, h_curve, label="harmony term h")
 ax.plot(s2_grid, kl_curve, label="KL term")
 ax.axvspan(1e-3, 0.1, color="0.9", label="below IA's clamp of s2")
-ax.set_xscale("log"); ax.set_xlabel("encoder variance s2  (mu = m, v = 1)"); ax.legend(fontsize=8)
+ax.set_xscale("log")
+ax.set_xlabel("encoder variance s2  (mu = m, v = 1)")
+ax.legend(fontsize=8)
 plt.show()
 print(f"KL is smallest at s2 = {s2_grid[kl_curve.argmin(), 0]:.2f}; the harmony term is smallest at the"
       f" smallest s2 on the grid: {bool(h_curve.argmin() == 0)}")
@@ -462,8 +498,8 @@ for name in tqdm(("ia", "rpcl"), desc="encode the test sketches (per shipped mod
     test = prepare(ck.categories, DATA, scale=ck.scale, max_len=ck.max_len)  # every test sketch, quick or not
     mu_t, s2_t = encode(ck.model, test.images["test"], batch_size=64)  # the codes of larger batches, faster
     comp = ck.model.latent.labels(mu_t, s2_t).numpy()
-    shipped[name] = ck, np.array([[int(((test.labels["test"] == i) & (comp == k)).sum()) for k in range(ck.model.latent.K)]
-                                  for i in range(len(ck.categories))])
+    shipped[name] = ck, np.array([[int(((test.labels["test"] == i) & (comp == k)).sum())
+                                   for k in range(ck.model.latent.K)] for i in range(len(ck.categories))])
 
 # %%
 for name, (ck, counts) in shipped.items():
@@ -506,9 +542,11 @@ print("\n".join([
 # ## What we used
 #
 # ```python
-# from iapix.latent import GMMLatent                    # buffers alpha [K], means, variances [K, D]; .update, .losses, .labels
-# from iapix.latent import posterior, byy_weights, rpcl_weights, sufficient_stats, apply_stats   # one step, piece by piece
-# from iapix.latent import harmony_gaussian, kl_gaussian, log_gaussian                           # per-component terms [B, K]
+# from iapix.latent import GMMLatent   # buffers alpha [K], means, variances [K, D]; .update, .losses, .labels
+# from iapix.latent import posterior, harmony_scores, byy_weights, rpcl_weights   # one step, piece by piece ...
+# from iapix.latent import sufficient_stats, apply_stats                          # ... and its M-step
+# from iapix.latent import harmony_gaussian, kl_gaussian, log_gaussian            # per-component terms [B, K]
+# from iapix.notebook import show_source   # the code of any of them, as above
 # ```
 #
 # `GMMLatent.losses(mu, s2, z)` returns the two latent loss terms (`gauss`, `weight`) of section 4 for a batch,

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from iapix.notebook import setup, table
+from iapix.notebook import setup, show_source, table
 
 QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: fewer sketches
 DATA = Path("../data")                           # the embedded data set (relative to notebooks/)
@@ -95,16 +95,18 @@ display(table(rows, ["step t", "input: row t-1 (and z)", "target: row t"]))
 # tail. A single Gaussian would average the options into a point that belongs to none. sketch-rnn therefore outputs
 # a **mixture of $M = 20$ bivariate Gaussians** for the offset, a *mixture density network* (MDN):
 #
-# $$p(\Delta x, \Delta y \mid h_t) = \sum_{j=1}^{M} \pi_j\, \mathcal N\big(\Delta x, \Delta y \mid \mu_{x,j}, \mu_{y,j}, \sigma_{x,j}, \sigma_{y,j}, \rho_j\big),$$
+# $$p(\Delta x, \Delta y \mid h_t) = \sum_{j=1}^{M} \pi_j\,
+# \mathcal N\big(\Delta x, \Delta y \mid \mu_{x,j}, \mu_{y,j}, \sigma_{x,j}, \sigma_{y,j}, \rho_j\big),$$
 #
-# $$\mathcal N(x, y \mid \cdot) = \frac{1}{2\pi\sigma_x\sigma_y\sqrt{1-\rho^2}}\exp\Big(-\frac{u^2 + v^2 - 2\rho\,u v}{2(1-\rho^2)}\Big),
+# $$\mathcal N(x, y \mid \cdot) =
+# \frac{1}{2\pi\sigma_x\sigma_y\sqrt{1-\rho^2}}\exp\Big(-\frac{u^2 + v^2 - 2\rho\,u v}{2(1-\rho^2)}\Big),
 # \qquad u = \frac{x-\mu_x}{\sigma_x},\quad v = \frac{y-\mu_y}{\sigma_y},$$
 #
-# and, for the pen state, three probabilities $(q_{\text{down}}, q_{\text{up}}, q_{\text{end}})$. All of it comes from one
-# linear layer on the RNN output $h_t$: $6M + 3 = 123$ numbers per step, split as
-# `[pen logits (3), pi logits (M), mu_x (M), mu_y (M), log sigma_x (M), log sigma_y (M), rho before tanh (M)]`.
-# Each piece goes through the function that puts it in its range: softmax for $\pi$ and $q$, $\exp$ for
-# $\sigma$, $\tanh$ for $\rho$.
+# and, for the pen state, three probabilities $(q_{\text{down}}, q_{\text{up}}, q_{\text{end}})$. All of it comes from
+# one linear layer on the RNN output $h_t$: $6M + 3 = 123$ numbers per step, split as
+# `[pen logits (3), pi logits (M), mu_x (M), mu_y (M), log sigma_x (M), log sigma_y (M), rho before tanh (M)]`. Each
+# piece goes through the function that puts it in its range: softmax for $\pi$ and $q$, $\exp$ for $\sigma$, $\tanh$ for
+# $\rho$.
 #
 # Here is an untrained decoder of the `small` size (the shipped model's): code size 32, a HyperLSTM of 256 units.
 # `SketchDecoder.forward` does the teacher-forced pass and returns the split parameters.
@@ -162,10 +164,12 @@ def density_panel(ax, p, b, t, r):
     ax.scatter(one["mu_x"][inside], one["mu_y"][inside], s=600 * pi[inside], facecolors="none",
                edgecolors="tab:blue", lw=1)
     ax.plot(*targets[b, t, :2], "*", color="tab:red", ms=13, mec="white")
-    ax.axhline(0, color="0.8", lw=0.5); ax.axvline(0, color="0.8", lw=0.5)
+    ax.axhline(0, color="0.8", lw=0.5)
+    ax.axvline(0, color="0.8", lw=0.5)
     q = torch.softmax(one["pen_logits"], -1)
     ax.set_title(f"step {t + 1}: q = " + ", ".join(f"{s} {v:.2f}" for s, v in zip(PEN, q)), fontsize=8)
-    ax.set_xlabel("dx"); ax.set_ylabel("dy")
+    ax.set_xlabel("dx")
+    ax.set_ylabel("dy")
     return float(logp.exp().sum() * (g[1] - g[0]) ** 2)  # the integral of the density over the grid
 
 
@@ -183,7 +187,9 @@ def show_step_densities(p, b, title, r=4.0):
         axes[0].annotate(name, pts[t], xytext=(4, 4), textcoords="offset points", color="tab:red")
         mass[name] = density_panel(ax, p, b, t, r)
         ax.text(0.03, 0.95, name, transform=ax.transAxes, color="tab:red", va="top", fontsize=12)
-    axes[0].set_aspect("equal"); axes[0].invert_yaxis(); axes[0].axis("off")
+    axes[0].set_aspect("equal")
+    axes[0].invert_yaxis()
+    axes[0].axis("off")
     axes[0].set_title("the pig; the density is shown at A and B", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -225,15 +231,16 @@ else:
 # **LSTM.** With the gate order $(i, g, f, o)$ of sketch-rnn, the four gate pre-activations are
 # $\hat a_k = W_{x,k}\,x_t + W_{h,k}\,h_{t-1} + b_k$ and
 #
-# $$c_t = \sigma(\hat a_f + 1)\odot c_{t-1} + \sigma(\hat a_i)\odot \tanh(\hat a_g),\qquad h_t = \sigma(\hat a_o)\odot \tanh(c_t).$$
+# $$c_t = \sigma(\hat a_f + 1)\odot c_{t-1} + \sigma(\hat a_i)\odot \tanh(\hat a_g),
+# \qquad h_t = \sigma(\hat a_o)\odot \tanh(c_t).$$
 #
 # The $+1$ is the forget bias: at the start the cell keeps most of its memory.
 #
 # **Layer-norm LSTM.** Each gate's pre-activation is normalised on its own over its $H$ units,
-# $\mathrm{LN}(a) = \gamma \odot \frac{a - \operatorname{mean}(a)}{\operatorname{std}(a)} + \beta^{\mathrm{LN}}$ with a learned
-# gain $\gamma$ and shift $\beta^{\mathrm{LN}}$ per unit, and $\tanh(c_t)$
-# becomes $\tanh(\mathrm{LN}(c_t))$ (the cell state itself is kept un-normalised). This keeps the gates in a useful
-# range whatever the scale of the weights, which makes long sequences (up to 250 steps here) train reliably.
+# $\mathrm{LN}(a) = \gamma \odot \frac{a - \operatorname{mean}(a)}{\operatorname{std}(a)} + \beta^{\mathrm{LN}}$ with a
+# learned gain $\gamma$ and shift $\beta^{\mathrm{LN}}$ per unit, and $\tanh(c_t)$ becomes $\tanh(\mathrm{LN}(c_t))$
+# (the cell state itself is kept un-normalised). This keeps the gates in a useful range whatever the scale of the
+# weights, which makes long sequences (up to 250 steps here) train reliably.
 #
 # **HyperLSTM** (Ha et al., 2016; the paper's decoder). A second, small layer-norm LSTM, the *hyper cell* with
 # $N_h$ units, reads $[x_t, h_{t-1}]$ and outputs $\hat h_t$. From it, small linear *embeddings* (size $E$) give, for
@@ -243,7 +250,8 @@ else:
 # \alpha^h_{k,t} = W^{h}_{a,k}\big(W^{h}_{z,k}\,\hat h_t + b^{h}_{z,k}\big),\qquad
 # \beta_{k,t} = W_{b,k}\,W^{b}_{z,k}\,\hat h_t,$$
 #
-# $$\hat a_{k,t} = \mathrm{LN}_k\big(\alpha^x_{k,t}\odot W_{x,k}\,x_t + \alpha^h_{k,t}\odot W_{h,k}\,h_{t-1} + \beta_{k,t} + b_k\big).$$
+# $$\hat a_{k,t} =
+# \mathrm{LN}_k\big(\alpha^x_{k,t}\odot W_{x,k}\,x_t + \alpha^h_{k,t}\odot W_{h,k}\,h_{t-1} + \beta_{k,t} + b_k\big).$$
 #
 # The main cell's weights are thus **modulated at every step**: the hyper cell can, say, make the forget gate listen
 # more to the input right after a pen lift. Its cost is small, because the hyper cell is small and the modulation
@@ -288,6 +296,16 @@ print("initial HyperLSTM == layer-norm LSTM with 0.1 x its weights:", bool((h_hy
 # The HyperLSTM costs a fifth to a quarter more parameters than the LSTM it modulates, and its state is
 # $[h, \hat h, c, \hat c]$, so $2(H + N_h)$ numbers.
 #
+# One step of the HyperLSTM in the package: the hyper cell runs first, `_embed` turns its output $\hat h_t$ into the
+# twelve vectors $\alpha^x, \alpha^h, \beta$ (one batched product through $W_a$), and the gates are
+# `beta + scale_x * xw + scale_h * hw`, layer-normalised gate by gate. (`step`, which sampling uses, runs this code;
+# the teacher-forced `forward`, which training uses, runs a fused copy of it with a hand-written backward pass,
+# `iapix.fused_hyperlstm`, tested against it.)
+
+# %%
+display(show_source(HyperLSTMCell._recur), show_source(HyperLSTMCell._embed))
+
+# %% [markdown]
 # ## 4. What the hyper cell does over a real sketch
 #
 # To watch the modulation, run the decoder **one step at a time** with teacher forcing (`SketchDecoder.step`) and,
@@ -380,8 +398,8 @@ else:
 # sketch of $n$ points, the **offset loss** is the negative log-density of the true offsets and the **pen loss** is
 # the cross-entropy of the true pen states, both summed over time and averaged over the batch:
 #
-# $$\mathcal L_s = -\frac1B\sum_{b=1}^{B}\sum_{t=1}^{n_b}\log p\big(\Delta x_{b,t}, \Delta y_{b,t}\mid h_{b,t}\big),\qquad
-# \mathcal L_p = -\frac1B\sum_{b=1}^{B}\sum_{t=1}^{T_b}\sum_{k=1}^{3} p_{k,b,t}\,\log q_{k,b,t},$$
+# $$\mathcal L_s = -\frac1B\sum_{b=1}^{B}\sum_{t=1}^{n_b}\log p\big(\Delta x_{b,t}, \Delta y_{b,t}\mid h_{b,t}\big),
+# \qquad \mathcal L_p = -\frac1B\sum_{b=1}^{B}\sum_{t=1}^{T_b}\sum_{k=1}^{3} p_{k,b,t}\,\log q_{k,b,t},$$
 #
 # and the reconstruction loss is $\mathcal L_R = \mathcal L_s + \mathcal L_p$.
 #
@@ -394,15 +412,14 @@ else:
 # decoder:
 
 # %%
-from iapix.decoder import reconstruction_loss
-
 with torch.no_grad():
     train_terms = decoder.loss(strokes5, lengths, z, pen_mask_all=True)   # the training rule
     eval_terms = decoder.loss(strokes5, lengths, z, pen_mask_all=False)   # the evaluation rule
 N = targets.shape[1]
 rows = [[k, f"{train_terms[k]:.3g}", f"{eval_terms[k]:.3g}"] for k in ("offset", "pen")]
 display(table(rows, ["term (untrained)", f"training: pen over all N_max = {N} steps", "evaluation: real points"]))
-print(f"uniform pen guess: log 3 x N_max = {np.log(3) * N:.3g}, log 3 x mean n = {np.log(3) * lengths.float().mean():.3g}")
+print(f"uniform pen guess: log 3 x N_max = {np.log(3) * N:.3g},"
+      f" log 3 x mean n = {np.log(3) * lengths.float().mean():.3g}")
 
 # the same numbers from the formulas above
 mask = (torch.arange(N)[None] < lengths[:, None]).float()  # [B, N]: 1 on the real points
@@ -436,7 +453,8 @@ else:
     ax.plot(np.arange(1, n + 1), pen_ce, label="pen cross-entropy", lw=1)
     for t in lifts:
         ax.axvline(t + 2, color="k", lw=0.5, alpha=0.4)  # the step after a lift: the pen-up move
-    ax.set_xlabel("step (black lines: pen-up moves)"); ax.set_title("the trained model's loss along the pig", fontsize=9)
+    ax.set_xlabel("step (black lines: pen-up moves)")
+    ax.set_title("the trained model's loss along the pig", fontsize=9)
     ax.legend(fontsize=8)
     plt.show()
 
@@ -448,7 +466,8 @@ else:
 # then reads that point at the next step. It stops at $p_{\text{end}}$ or after $N_{\max}$ points. The
 # **temperature** $\tau$ reshapes each step's distribution before sampling (method §5):
 #
-# $$\hat\pi_j = \frac{\exp(\log\pi_j/\tau)}{\sum_{l}\exp(\log\pi_l/\tau)},\qquad \hat q_k = \frac{\exp(\log q_k/\tau)}{\sum_l\exp(\log q_l/\tau)},
+# $$\hat\pi_j = \frac{\exp(\log\pi_j/\tau)}{\sum_{l}\exp(\log\pi_l/\tau)},
+# \qquad \hat q_k = \frac{\exp(\log q_k/\tau)}{\sum_l\exp(\log q_l/\tau)},
 # \qquad \hat\sigma_{x,j} = \tau\,\sigma_{x,j},\quad \hat\sigma_{y,j} = \tau\,\sigma_{y,j}.$$
 #
 # A small $\tau$ picks the likeliest component and pen state and shrinks the noise: tidy, typical strokes. $\tau = 1$
@@ -490,12 +509,12 @@ else:
     plt.show()
 
 # %% [markdown]
-# At low temperatures the strokes are smooth and the outlines closed, but the samples still differ: the component
-# and the pen state are still drawn at random, and one different choice early on sends the rest of the sketch
-# elsewhere. As $\tau$ grows the strokes wobble and break apart, and at $\tau = 1$ little of the shape is left. This
-# `small` model, trained briefly on a CPU (notebook 05 shows how), reproduces the pig only roughly. The paper's decoder is
-# 8 times wider and sees about 40 times more sketches per category. Notebook 06 uses the temperature to sample from
-# a chosen Gaussian of the latent mixture.
+# At low temperatures the strokes are smooth and the outlines closed, but the samples still differ: the component and
+# the pen state are still drawn at random, and one different choice early on sends the rest of the sketch elsewhere. As
+# $\tau$ grows the strokes wobble and break apart, and at $\tau = 1$ little of the shape is left. This `small` model,
+# trained briefly on a CPU (notebook 05 shows how), reproduces the pig only roughly. The paper's decoder is 8 times
+# wider and sees about 40 times more sketches per category. Notebook 06 uses the temperature to sample from a chosen
+# Gaussian of the latent mixture.
 #
 # ## What we used
 #

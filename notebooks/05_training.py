@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from iapix.notebook import holds, read_log, setup, table, within
+from iapix.notebook import holds, read_log, setup, show_source, table, within
 
-QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: shorter live runs (sections 3, 5)
+QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: shorter runs (sections 3, 5)
 DATA = Path("../data")                        # the embedded data set (relative to notebooks/)
 CHECKPOINTS = Path("../checkpoints")          # the shipped trained models
 CATS = ["cat", "pig"]
@@ -39,20 +39,22 @@ TMP = tempfile.TemporaryDirectory(prefix="iapix-05-")  # the live runs go here a
 # One training step of IA-pix2seq encodes the batch's images, samples $z = \mu + s\odot\varepsilon$, moves the GMM one
 # smoothed BYY step towards the batch's codes (no gradient, notebook 03), and then minimises
 #
-# $$\mathcal L_{\text{IA}} = \tfrac12\,w_t\,\big(\mathcal L_{\text{weight}} + \mathcal L_{\text{gauss}}\big)
-# + \underbrace{\mathcal L_s + \mathcal L_p}_{\mathcal L_R\ \text{(recon)}} + \mathbb 1[\text{epoch} < 3]\;\mathcal L_{\text{image}}.$$
+# $$\mathcal L_{\text{IA}} = \tfrac12\,w_t\,\big(\mathcal L_{\text{weight}} + \mathcal L_{\text{gauss}}\big) +
+# \underbrace{\mathcal L_s + \mathcal L_p}_{\mathcal L_R\ \text{(recon)}} +
+# \mathbb 1[\text{epoch} < 3]\;\mathcal L_{\text{image}}.$$
 #
 # | term | log column | what it does | notebook |
 # |---|---|---|---|
-# | $\mathcal L_s$ | `offset` | negative log-density of the true pen offsets under the decoder's mixture: *where* to move | 04 |
+# | $\mathcal L_s$ | `offset` | negative log-density of the true pen offsets under the mixture: *where* to move | 04 |
 # | $\mathcal L_p$ | `pen` | cross-entropy of the pen states: *when* to lift the pen and when to stop | 04 |
-# | $\mathcal L_{\text{gauss}}$ | `gauss` | harmony Gaussian term: pulls each code $\mu$ to the Gaussians it is assigned to and rewards a small $s^2$ | 03 |
-# | $\mathcal L_{\text{weight}}$ | `weight` | $-\sum_k g_{ik}\ln\alpha_k$: codes should fall into heavy components, so unneeded ones can fade | 03 |
-# | $\mathcal L_{\text{image}}$ | `image` | L1 distance between the image decoder's picture of $z$ and the input image, first 3 epochs only | 02 |
+# | $\mathcal L_{\text{gauss}}$ | `gauss` | harmony: pulls each $\mu$ to its Gaussians, rewards a small $s^2$ | 03 |
+# | $\mathcal L_{\text{weight}}$ | `weight` | $-\sum_k g_{ik}\ln\alpha_k$: favours heavy Gaussians, others fade | 03 |
+# | $\mathcal L_{\text{image}}$ | `image` | L1 distance, image decoded from $z$ vs. the input, first 3 epochs | 02 |
 # | $w_t$ | `kl_weight` | the warm-up weight of the latent terms (section 2) | |
 #
 # The two baselines use the same networks: **RPCL-pix2seq** minimises
-# $w_t(\mathcal L^{\text{KL}}_{\text{weight}} + \mathcal L^{\text{KL}}_{\text{gauss}}) + \mathcal L_R + 0.5\,\mathrm{MSE}_{\text{image}}$
+# $w_t(\mathcal L^{\text{KL}}_{\text{weight}} + \mathcal L^{\text{KL}}_{\text{gauss}}) +
+# \mathcal L_R + 0.5\,\mathrm{MSE}_{\text{image}}$
 # (KL terms, no outer $\frac12$, the image term for the whole run, method §7 "RPCL loss"), and the **VAE** baseline
 # $w_t\,\mathrm{KL}(\mathcal N(\mu, s^2)\,\|\,\mathcal N(0, I)) + \mathcal L_R + \mathcal L_{\text{image}}$.
 #
@@ -84,6 +86,16 @@ print(f"epoch 3, step 5000: image {late['image'].item():g}, w_t {late['kl_weight
 # encoder a direct, strong signal in the first epochs, while the decoder is still too poor to tell the encoder
 # what a good code is. The latent terms are weighted by $w_0 = 0.001$ and hardly count yet.
 #
+# The two latent terms come from `GMMLatent.losses`, called right after the GMM's update: look for the posterior `g`
+# taken at the sampled $z$ with the new GMM held constant, and for the `ia` branch, the harmony terms of notebook 03
+# (section 4), against the KL terms of `rpcl`.
+
+# %%
+from iapix.latent import GMMLatent, harmony_gaussian
+
+display(show_source(GMMLatent.losses), show_source(harmony_gaussian))
+
+# %% [markdown]
 # ## 2. The schedules
 #
 # Three things change with the optimiser step $t$ (method §4):
@@ -91,10 +103,10 @@ print(f"epoch 3, step 5000: image {late['image'].item():g}, w_t {late['kl_weight
 # $$w_t = 1 - 0.999\cdot 0.9999^{\,t},\qquad
 # \eta_t = (10^{-3} - 10^{-5})\cdot 0.9999^{\,t/3} + 10^{-5},\qquad \text{image term only while epoch} < 3.$$
 #
-# The **warm-up** $w_t$ starts at 0.001: the codes are first free to carry whatever the decoder needs, and only
-# later does the GMM pull them into clusters. A strong prior on meaningless codes would collapse them. The
-# **learning rate** $\eta_t$ decays slowly from $10^{-3}$ towards $10^{-5}$ (Adam with $\beta_1 = 0.5$, gradients clipped
-# elementwise to $\pm 1$). `iapix.model.learning_rate` and `iapix.latent.kl_weight` compute both:
+# The **warm-up** $w_t$ starts at 0.001: the codes are first free to carry whatever the decoder needs, and only later
+# does the GMM pull them into clusters. A strong prior on meaningless codes would collapse them. The **learning rate**
+# $\eta_t$ decays slowly from $10^{-3}$ towards $10^{-5}$ (Adam with $\beta_1 = 0.5$, gradients clipped elementwise to
+# $\pm 1$). `iapix.model.learning_rate` and `iapix.latent.kl_weight` compute both:
 
 # %%
 from iapix.latent import kl_weight
@@ -105,19 +117,23 @@ steps_per_epoch = 2 * 70_000 // paper.batch_size  # the paper's DS2: cats and pi
 t = np.arange(0, 100_001, 100)
 w = np.array([kl_weight(s) for s in t])
 lr = np.array([learning_rate(paper, s) for s in t])
-rows = [[f"{s:,}", f"{kl_weight(s):.3f}", f"{learning_rate(paper, s):.2e}"] for s in (0, 1_000, 10_000, 30_000, 100_000)]
+rows = [[f"{s:,}", f"{kl_weight(s):.3f}", f"{learning_rate(paper, s):.2e}"]
+        for s in (0, 1_000, 10_000, 30_000, 100_000)]
 display(table(rows, ["step t", "w_t", "learning rate"]))
 fine = np.arange(0, 30_001)  # every step, for where w_t crosses 0.5 and 0.9
 w_fine = np.array([kl_weight(s) for s in fine])
 print(f"w_t reaches 0.5 at step {fine[np.argmax(w_fine >= 0.5)]:,}, 0.9 at step {fine[np.argmax(w_fine >= 0.9)]:,}; "
-      f"with batch 128 on DS2 an epoch is {steps_per_epoch:,} steps, so the image term stops at step {3 * steps_per_epoch:,}")
+      f"with batch 128 on DS2 an epoch is {steps_per_epoch:,} steps, "
+      f"so the image term stops at step {3 * steps_per_epoch:,}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
 axes[0].plot(t, w)
 axes[0].axvspan(0, 3 * steps_per_epoch, color="tab:orange", alpha=0.2, label="image term on (3 paper epochs)")
-axes[0].set_title("warm-up weight $w_t$ of the latent terms", fontsize=9); axes[0].legend(fontsize=8)
+axes[0].set_title("warm-up weight $w_t$ of the latent terms", fontsize=9)
+axes[0].legend(fontsize=8)
 axes[1].plot(t, lr)
-axes[1].set_yscale("log"); axes[1].set_title("learning rate", fontsize=9)
+axes[1].set_yscale("log")
+axes[1].set_title("learning rate", fontsize=9)
 for ax in axes:
     ax.set_xlabel("optimiser step t")
 plt.show()
@@ -136,7 +152,8 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (progress and the time taken: the next cell prints and checks what this run did)
-from iapix.train import LOG_FIELDS, Trainer, plot_log
+from iapix.logplot import plot_log
+from iapix.train import Trainer
 
 data = prepare(CATS, DATA, limit=24 if QUICK else 400)
 cfg = preset("tiny", batch_size=8 if QUICK else 16, max_epochs=2 if QUICK else 4)
@@ -154,7 +171,7 @@ print("log.csv, one row per step:", ", ".join(read_log(RUN)[0]))
 print("valid.csv, one row per epoch:", ", ".join(read_log(RUN, "valid.csv")[0]))
 
 # %% [markdown]
-# `iapix.train.plot_log` (or `iapix plot-log RUN` on the command line) draws the logs. The left panel shows the total
+# `iapix.logplot.plot_log` (or `iapix plot-log RUN` on the command line) draws the logs. The left panel shows the total
 # and reconstruction losses per step, with the validation reconstruction loss per epoch. The middle panel shows
 # each term, and the right one the number of GMM components alive ($\alpha_k > 10^{-3}$) with the warm-up. The
 # losses of a live run differ in their last digits from one CPU to another, so the table of `valid.csv` below
@@ -181,8 +198,8 @@ print(holds(float(log[-1]["image"]) < float(log[0]["image"]), "the image term fe
 #
 # * **better than the best so far**: save `best.pt`, reset the count of bad epochs;
 # * **not better**: *roll back* to `best.pt`, restoring the weights, the optimiser state, the GMM and the `step` and
-#   `epoch` counters (so $w_t$, $\eta_t$ and the image epochs rewind too), and count one bad epoch. The next epoch starts
-#   from the best model with a new shuffling of the data;
+#   `epoch` counters (so $w_t$, $\eta_t$ and the image epochs rewind too), and count one bad epoch. The next epoch
+#   starts from the best model with a new shuffling of the data;
 # * **`patience` = 5 bad epochs in a row**, or `max_epochs`, or `max_steps`: stop.
 #
 # So `best.pt` always holds the best model seen by this loss, and a run that has stopped improving ends by itself.
@@ -195,11 +212,11 @@ print(holds(float(log[-1]["image"]) < float(log[0]["image"]), "the image term fe
 # ## 5. Checkpoints, and resuming after a kill
 #
 # A checkpoint holds everything needed to continue or to sample: the weights, the optimiser, the GMM buffers (part of
-# the model's `state_dict`), the config, the data's scale factor and $N_{\max}$, the categories, the counters, the random
-# number generator states, and the position inside the epoch. It is written to a temporary file, flushed and then
-# renamed (`iapix.checkpoint.save_checkpoint`), so a kill at any moment leaves either the old file or the new one, never half of one.
-# `last.pt` is written after every epoch and every `save_every` steps (default 50). `best.pt` is written on every
-# improvement.
+# the model's `state_dict`), the config, the data's scale factor and $N_{\max}$, the categories, the counters, the
+# random number generator states, and the position inside the epoch. It is written to a temporary file, flushed and then
+# renamed (`iapix.checkpoint.save_checkpoint`), so a kill at any moment leaves either the old file or the new one, never
+# half of one. `last.pt` is written after every epoch and every `save_every` steps (default 50). `best.pt` is written on
+# every improvement.
 
 # %%
 from iapix.checkpoint import read_checkpoint
@@ -213,9 +230,11 @@ print(f"  iteration {last['iteration']}, epoch {last['epoch']}, categories {last
 # %% [markdown]
 # **Resume.** `iapix train ... --resume` (or `Trainer(..., resume=True)`) reads `last.pt` from the run folder, restores
 # all of it, cuts `log.csv` and `valid.csv` back to the checkpoint, and goes on. Each epoch's shuffling is seeded by
-# `(seed, number of epochs started)` and the random states are restored, so the resumed run sees the same batches and draws the
-# same random numbers as a run that was never stopped. A real kill loses at most the steps since the last save,
-# which are then redone identically. The settings must match the interrupted run, except how it ends: a larger
+# `(seed, number of epochs started)` and the random states are restored, so the resumed run sees the same batches and
+# draws the same random numbers as a run that was never stopped. Ctrl-C, the notebook's stop button or `kill`
+# (SIGINT, SIGTERM) ends the step in progress and saves `last.pt` there, so nothing is lost; a `kill -9` or a
+# crash loses at most the steps since the last save, which are then redone identically. The settings must match the
+# interrupted run, except how it ends: a larger
 # `--max-epochs`, `--max-steps` or `--patience` extends a finished run, and `--[no-]rollback` may change.
 #
 # The test suite kills a training process with SIGKILL and checks the resumed curve. Here we stop a run after 5
@@ -255,6 +274,10 @@ print("same final weights:", all(torch.allclose(wa[k].float(), wb[k].float(), at
 # state, so they are for sampling and evaluation, not for resuming). Notebooks 04, 06, 07 and 08 use them.
 
 # %%
+def as_list(x):
+    return list(x) if isinstance(x, (tuple, list)) else x  # a config read back from a file has lists, not tuples
+
+
 small = preset("small").to_dict()
 shipped = {}
 for name in ("catpig-small-ia", "catpig-small-rpcl"):
@@ -263,8 +286,7 @@ for name in ("catpig-small-ia", "catpig-small-rpcl"):
         print(f"{path}: not here (see section 7 to train it)")
         continue
     ck = shipped[name] = read_checkpoint(path)
-    same = lambda a, b: (list(a) if isinstance(a, (tuple, list)) else a) == (list(b) if isinstance(b, (tuple, list)) else b)
-    diff = {k: v for k, v in ck["config"].items() if not same(small.get(k), v)}
+    diff = {k: v for k, v in ck["config"].items() if as_list(small.get(k)) != as_list(v)}
     n_params = sum(v.numel() for k, v in ck["model"].items() if not k.startswith("latent."))  # not the GMM buffers
     print(f"{name}: objective {ck['config']['objective']!r}, categories {ck['categories']}, "
           f"{n_params:,} parameters")
@@ -297,7 +319,8 @@ for name in shipped:  # the training logs and learning curves shipped beside eac
 #   best checkpoint (unless the run trained on with `--no-rollback`).
 
 # %%
-runs = [CHECKPOINTS / name for name in ("catpig-small-ia", "catpig-small-rpcl") if (CHECKPOINTS / name / "log.csv").is_file()]
+runs = [CHECKPOINTS / name for name in ("catpig-small-ia", "catpig-small-rpcl")
+        if (CHECKPOINTS / name / "log.csv").is_file()]
 if not runs:
     print(f"no training logs under {CHECKPOINTS}/<run>/log.csv: nothing to draw")
 for run in runs:
@@ -317,7 +340,8 @@ if runs:
         ax.plot(it, [float(r["valid_recon"]) for r in v], "o-", ms=3, label=run.name)
         bad = [i for i, r in zip(it, v) if r["improved"] == "0"]
         ax.plot(bad, [float(r["valid_recon"]) for r in v if r["improved"] == "0"], "x", color="k", ms=7)
-    ax.set_xlabel("iteration"); ax.set_ylabel("validation recon")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("validation recon")
     ax.set_title("validation reconstruction loss per epoch (x: not better than the best)", fontsize=9)
     ax.legend(fontsize=8)
     plt.show()
@@ -358,7 +382,8 @@ at = lambda rows, step: next(r for r in rows if r["step"] == step)  # noqa: E731
 late = lambda rows: [r for r in rows if r["step"] >= 4000]  # noqa: E731
 test_sizes = {c: len(read_npz(DATA / f"{c}.npz")["test"]) for c in CATS}
 pig_share = test_sizes["pig"] / sum(test_sizes.values())
-bound = read_checkpoint(CHECKPOINTS / "classifier-catpig.pt", ("info",), "the classifier cache of notebook 07")["info"]["test_acc"]
+bound = read_checkpoint(CHECKPOINTS / "classifier-catpig.pt", ("info",),
+                        "the classifier cache of notebook 07")["info"]["test_acc"]
 span = lambda rows, k: (min(r[k] for r in late(rows)), max(r[k] for r in late(rows)))  # noqa: E731
 moves = max(abs(a["rec"] - b["rec"]) for rows in (ia_c, rp_c) for a, b in zip(late(rows), late(rows)[1:]))
 display(Markdown(f"""
@@ -466,10 +491,11 @@ TMP.cleanup()  # the live runs of this notebook
 # ```python
 # from iapix.model import IAPix, Config, preset, learning_rate   # forward() returns every loss term
 # from iapix.latent import kl_weight                              # the warm-up w_t
-# from iapix.train import Trainer, plot_log                       # a run folder: checkpoints and logs
+# from iapix.train import Trainer                                 # a run folder: checkpoints and logs
+# from iapix.logplot import plot_log                              # draws a run's log.csv and valid.csv
 # from iapix.checkpoint import read_checkpoint, load_checkpoint, save_checkpoint, export_checkpoint
 # from iapix.curve import read_curve, plot_curves                 # the learning curve of snapshots
 # ```
 #
-# Command line: `iapix train`, `iapix plot-log`, `iapix curve`, `iapix export`, and `torchrun -m iapix.train` for several GPUs.
-# Next: **06 controllable sampling**, drawing from a chosen Gaussian of the trained mixture.
+# Command line: `iapix train`, `iapix plot-log`, `iapix curve`, `iapix export`, and `torchrun -m iapix.train` for
+# several GPUs. Next: **06 controllable sampling**, drawing from a chosen Gaussian of the trained mixture.

@@ -48,16 +48,25 @@ DATA, CHECKPOINTS = Path("../data"), Path("../checkpoints")  # relative to noteb
 CATS = ["cat", "pig"]
 NAMES = {"ia": "IA-pix2seq (BYY harmony)", "rpcl": "RPCL-pix2seq (KL + EM/RPCL)"}
 
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
 from iapix.checkpoint import load_checkpoint
 from iapix.curve import read_curve
 from iapix.data import prepare
-from sklearn.metrics import normalized_mutual_info_score as nmi
 from iapix.latent import GMMLatent
-from iapix.model import Config, IAPix
+from iapix.model import IAPix
 from iapix.plot import plot_sketch, strokes_to_lines
 from iapix.sample import encode, from_component, interpolate, to_svg
-from iapix.widgets import (Explorer, code_strip, component_panel, interpolation_strip, reconstruction_panel, suptitle,
-                           temperature_strip, split_codes)
+from iapix.widgets import (
+    Explorer,
+    code_strip,
+    component_panel,
+    interpolation_strip,
+    reconstruction_panel,
+    split_codes,
+    suptitle,
+    temperature_strip,
+)
 
 # %% [markdown]
 # The test sketches give each Gaussian its *members* (the test codes whose component label, $\arg\max_k b_{ik}$ for
@@ -76,7 +85,8 @@ test_labels = data.labels["test"]
 print(f"test sketches: {len(test_labels)} ({', '.join(f'{c} {(test_labels == i).sum()}' for i, c in enumerate(CATS))})"
       + (" -- the first 50 per category (IAPIX_QUICK=1)" if QUICK else ""))
 for name, m in models.items():
-    print(f"{name}: {m.cfg.objective}, K = {m.latent.K}, step {cks[name].info['step']} (epoch {cks[name].info['epoch']}), "
+    print(f"{name}: {m.cfg.objective}, K = {m.latent.K}, step {cks[name].info['step']} "
+          f"(epoch {cks[name].info['epoch']}), "
           f"scale {SCALE:.3g}, N_max {NMAX}")
 
 # %% [markdown]
@@ -123,11 +133,11 @@ for name, m in models.items():
 #
 # ## 2. Why the IA mixture keeps its Gaussians: EM first, BYY later
 #
-# The training logs (shipped next to the checkpoints) count the Gaussians alive at every step. The shaded part is
-# IA's image warm-up (its first `image_epochs` epochs, method §4), during which iapix updates the mixture with EM
-# weights $b_{ik} = g_{ik}$; BYY weights $b_{ik} = g_{ik}(1 + \delta_{ik})$ start when it ends (method §7 "GMM during the
-# image warm-up"). The dotted line is the warm-up weight $w_t = 1 - 0.999 \cdot 0.9999^t$ of the latent losses
-# (method §4), on the right-hand axis.
+# The training logs (shipped next to the checkpoints) count the Gaussians alive at every step. The shaded part is IA's
+# image warm-up (its first `image_epochs` epochs, method §4), during which iapix updates the mixture with EM weights
+# $b_{ik} = g_{ik}$; BYY weights $b_{ik} = g_{ik}(1 + \delta_{ik})$ start when it ends (method §7 "GMM during the image
+# warm-up"). The dotted line is the warm-up weight $w_t = 1 - 0.999 \cdot 0.9999^t$ of the latent losses (method §4), on
+# the right-hand axis.
 
 # %%
 logs = {name: read_log(CHECKPOINTS / f"catpig-small-{name}") for name in ("ia", "rpcl")}  # log.csv: a row per step
@@ -140,10 +150,13 @@ if em.any():
 for name, log in logs.items():  # x: iterations (a rolled-back epoch rewinds the step counter, not these)
     ax.step([int(r["iteration"]) for r in log], [int(r["alive"]) for r in log], where="post",
             ls="-" if name == "ia" else "--", lw=2.5 if name == "ia" else 1.5, label=f"{name}: Gaussians alive")
-ax.set_xlabel("training iteration"); ax.set_ylabel("alive (alpha > 1e-3)"); ax.set_ylim(0, 4.5)
+ax.set_xlabel("training iteration")
+ax.set_ylabel("alive (alpha > 1e-3)")
+ax.set_ylim(0, 4.5)
 ax2 = ax.twinx()
 ax2.plot(ia_it, [float(r["kl_weight"]) for r in logs["ia"]], "k:", lw=1)
-ax2.set_ylabel("IA's w_t (dotted)"); ax2.set_ylim(0, 1)
+ax2.set_ylabel("IA's w_t (dotted)")
+ax2.set_ylim(0, 1)
 ax.legend(fontsize=10, loc="lower right")
 ax.set_title(f"Gaussians alive at each of the {len(ia_it)} IA iterations", fontsize=11)
 plt.show()
@@ -189,7 +202,7 @@ for objective in ("ia", "rpcl"):
     gmm = GMMLatent(cfg.z_dim, cfg.K, objective)  # alpha = 1/4, m ~ U(-1, 1), v = 1
     gen = torch.Generator().manual_seed(0)
     alphas = [gmm.alpha.clone()]
-    for step in range(300):
+    for _ in range(300):
         i = torch.randint(len(mu0), (64,), generator=gen)
         z = mu0[i] + s20[i].sqrt() * torch.randn(64, cfg.z_dim, generator=gen)
         gmm.update(z, s20[i], mu0[i])
@@ -201,7 +214,9 @@ for ax, (objective, a) in zip(axes, history.items()):
     for k in range(a.shape[1]):
         ax.plot(a[:, k], lw=1.2)
     ax.axhline(1e-3, color="k", ls=":", lw=1)
-    ax.set_yscale("log"); ax.set_ylim(1e-11, 2); ax.set_xlabel("update")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-11, 2)
+    ax.set_xlabel("update")
     ax.set_title(f"{'BYY from step 1 (reference)' if objective == 'ia' else 'EM (warm-up)'}: alpha_k", fontsize=11)
 axes[0].set_ylabel("alpha_k (dotted: 1e-3)")
 plt.show()
@@ -246,7 +261,8 @@ for name, c in cks.items():
         print(f"{name}: no row for iteration {c.info['iteration']} in its curve.csv (`iapix curve` writes it)")
         continue
     print(f"{name.upper()} at step {int(row['step'])}: NMI {row['nmi']:.2f}, "
-          f"per-Gaussian control {row['control']:.2f}, ended by p_end {row['ended']:.0%}, mean length {row['mean_length']:.0f} of N_max {NMAX}, "
+          f"per-Gaussian control {row['control']:.2f}, ended by p_end {row['ended']:.0%}, "
+          f"mean length {row['mean_length']:.0f} of N_max {NMAX}, "
           f"Rec {row['rec']:.2f}, Ret@1 {row['ret1']:.3f}")
 
 # %% [markdown]
@@ -348,9 +364,9 @@ fig
 
 # %% [markdown]
 # The reconstructions keep the kind of thing more often than the particular drawing. IA's draw a head with ears and
-# eyes, whatever the pose of the source (the pig above is a whole animal); RPCL's are rougher, often an outline with
-# a scribble. Details such as a snout come back rarely, and some reconstructions add a cluster of small loops. Notebook 07 puts numbers on it: Rec (is the
-# category kept?) and Ret (is the source itself kept?).
+# eyes, whatever the pose of the source (the pig above is a whole animal); RPCL's are rougher, often an outline with a
+# scribble. Details such as a snout come back rarely, and some reconstructions add a cluster of small loops. Notebook 07
+# puts numbers on it: Rec (is the category kept?) and Ret (is the source itself kept?).
 #
 # ## 7. The explorer
 #
@@ -419,7 +435,8 @@ display(SVG(svg))
 #
 # ```python
 # from iapix.sample import from_component, component_codes, interpolate, interpolate_components, decode, encode
-# from iapix.sample import conditional, to_svg, save_grid        # CLI: iapix sample --component K | --interpolate A B | --from-test N
+# from iapix.sample import conditional, to_svg, save_grid        # CLI: iapix sample --component K | --interpolate A B
+#                                                                #      | --from-test N
 # from iapix.widgets import component_panel, interpolation_strip, code_strip, temperature_strip, reconstruction_panel
 # from iapix.widgets import Explorer                             # Explorer(ck, data).widget
 # from iapix.checkpoint import load_checkpoint                   # ck: .model, .scale, .max_len, .categories, .info

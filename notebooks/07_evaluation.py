@@ -40,8 +40,20 @@ NAMES = {"ia": "IA-pix2seq (BYY harmony)", "rpcl": "RPCL-pix2seq (KL + EM/RPCL)"
 
 from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
-from iapix.evaluate import (RET_KS, compare, component_control, ended_share, generate_for_test, load_or_train_classifier,
-                            overlap_measures, predict, rec, ret_from_ranks, retrieval_ranks, tsne_plot)
+from iapix.evaluate import (
+    RET_KS,
+    compare,
+    component_control,
+    ended_share,
+    generate_for_test,
+    load_or_train_classifier,
+    overlap_measures,
+    predict,
+    rec,
+    ret_from_ranks,
+    retrieval_ranks,
+    tsne_plot,
+)
 from iapix.latent import kl_weight
 from iapix.plot import sketch_grid
 from iapix.raster import render
@@ -122,7 +134,9 @@ for name in models:
     ax.hist(lengths, bins=bins, histtype="step", lw=1.5, label=f"{name}: mean {lengths.mean():.3g}, "
             f"{(lengths == ck.max_len).mean():.0%} ran to N_max, {(lengths == 0).sum()} empty")
 ax.set_ylim(0, 1.5 * ax.get_ylim()[1])  # room for the legend above the bars
-ax.set_xlabel("points per sketch"); ax.set_ylabel("sketches"); ax.legend(fontsize=9, loc="upper right")
+ax.set_xlabel("points per sketch")
+ax.set_ylabel("sketches")
+ax.legend(fontsize=9, loc="upper right")
 ax.set_title(f"lengths of the {N} generated sketches per model (N_max = {ck.max_len})", fontsize=10)
 plt.show()
 
@@ -178,7 +192,8 @@ for j, name in enumerate(models):
     ax.text(j, -0.22, f"labelled cat / pig: {q[0]:.3g} / {q[1]:.3g}", fontsize=9, ha="center")
 ax.axhline(acc, color="k", ls=":", lw=1)
 ax.set_xticks(range(len(models)), [f"{name}: Rec, Rec on cats, Rec on pigs" for name in models], fontsize=9)
-ax.set_ylim(0, 1.1); ax.set_xlim(-0.5, len(models) - 0.25)  # room for the "ignored" labels
+ax.set_ylim(0, 1.1)
+ax.set_xlim(-0.5, len(models) - 0.25)  # room for the "ignored" labels
 ax.set_title(f"Rec; dashed: Rec if the input were ignored; dotted: the bound (classifier accuracy {acc:.3g})",
              fontsize=10)
 plt.show()
@@ -198,7 +213,7 @@ print(within(reports["rpcl"]["rec"], 0.68, 0.78, "rpcl: Rec"))
 ranks = {}
 fig, ax = plt.subplots(figsize=(8, 3.2))
 bins = np.linspace(0, N, 21)
-for name, m in models.items():
+for name in models:
     ranks[name] = retrieval_ranks(gen_mu[name], test_mu[name])  # gen_mu: the generations encoded again (section 2)
     scores = {**ret_from_ranks(ranks[name]), "mean_rank": float(ranks[name].float().mean())}
     reports[name]["ret"] = scores
@@ -208,7 +223,9 @@ for name, m in models.items():
     ax.hist(ranks[name].numpy(), bins=bins, histtype="step", lw=1.5, label=f"{name}: "
             + ", ".join(f"Ret@{k} {v:.3g}" for k, v in zip(RET_KS, ret)) + f"; mean rank {scores['mean_rank']:.3g}")
 ax.axhline(N / 20, color="k", ls=":", lw=1, label="chance (uniform)")
-ax.set_xlabel("rank of the source (0 = nearest)"); ax.set_ylabel("test sketches"); ax.legend(fontsize=9)
+ax.set_xlabel("rank of the source (0 = nearest)")
+ax.set_ylabel("test sketches")
+ax.legend(fontsize=9)
 plt.show()
 print(f"{N} ranks per model, each in 0..{N - 1}; chance: "
       + ", ".join(f"Ret@{k} {k / N:.3g}" for k in RET_KS) + f", mean rank {(N - 1) / 2:.3g}")
@@ -238,7 +255,8 @@ for name, m in models.items():
                       for c in o["components"])
     print(f"{name}: {comps}")
     rows.append([name, f"{o['alive']}/{o['K']}", o["used"]]
-                + ["–" if o[k] is None or o[k] != o[k] else f"{o[k]:.3f}" for k in ("bc_weighted", "ambiguous", "nmi", "purity")])
+                + ["–" if o[k] is None or o[k] != o[k] else f"{o[k]:.3f}"
+                   for k in ("bc_weighted", "ambiguous", "nmi", "purity")])
 display(table(rows, ["model", "alive/K", "used", "BC (weighted)", "ambiguous", "NMI", "purity"]))
 
 # %% [markdown]
@@ -312,10 +330,13 @@ for j, (name, c) in enumerate(cks.items()):
     x = j * 5 + np.arange(len(control))
     bars = ax.bar(x, [d["share"] for d in control], color=f"C{j}", width=0.8, label=name)
     ax.bar_label(bars, labels=[f"{d['majority']} {d['share']:.2f}" for d in control], fontsize=9)
-    ticks += x.tolist(); names += [f"k={d['k']}" for d in control]
+    ticks += x.tolist()
+    names += [f"k={d['k']}" for d in control]
 ax.set_xticks(ticks, names, fontsize=9)
 ax.axhline(0.5, color="k", ls=":", lw=1)
-ax.set_ylim(0, 1.2); ax.set_ylabel("majority share"); ax.legend(fontsize=9, loc="upper right")
+ax.set_ylim(0, 1.2)
+ax.set_ylabel("majority share")
+ax.legend(fontsize=9, loc="upper right")
 ax.set_title("per-Gaussian control: share of 100 samples in the Gaussian's majority category (dotted: 1/2)",
              fontsize=10)
 plt.show()
@@ -422,16 +443,18 @@ for j, name in enumerate(models):
     axes[0].annotate(f"{r['rec']:.3g} ± {se2[name]:.2g}", (j, r["rec"]), xytext=(8, 0), textcoords="offset points",
                      fontsize=9)
     axes[0].hlines(ignored[name], j - 0.3, j + 0.3, colors="k", linestyles="--", lw=1)
-    for ax, key, chance in ((axes[1], "ret@50", 50 / N), (axes[2], "mean_rank", (N - 1) / 2)):
+    for ax, key in ((axes[1], "ret@50"), (axes[2], "mean_rank")):
         ax.bar(j, r["ret"][key], color=f"C{j}", width=0.6)
         ax.annotate(f"{r['ret'][key]:.3g}", (j, r["ret"][key]), ha="center", va="bottom", fontsize=9)
 axes[0].axhline(acc, color="k", ls=":", lw=1)
 axes[0].set_title(f"Rec ± 2 s.e.; dashed: input ignored;\ndotted: bound {acc:.3g}", fontsize=10)
-axes[1].axhline(50 / N, color="k", ls=":", lw=1); axes[1].set_title(f"Ret@50; dotted: chance {50 / N:.3g}", fontsize=10)
+axes[1].axhline(50 / N, color="k", ls=":", lw=1)
+axes[1].set_title(f"Ret@50; dotted: chance {50 / N:.3g}", fontsize=10)
 axes[2].axhline((N - 1) / 2, color="k", ls=":", lw=1)
 axes[2].set_title(f"mean rank; dotted: chance {(N - 1) / 2:.3g}", fontsize=10)
 for ax in axes:
-    ax.set_xticks(range(len(models)), list(models), fontsize=10); ax.set_xlim(-0.7, len(models) - 0.3)
+    ax.set_xticks(range(len(models)), list(models), fontsize=10)
+    ax.set_xlim(-0.7, len(models) - 0.3)
 for ax in axes[1:]:
     ax.set_ylim(0, 1.15 * ax.get_ylim()[1])  # room for the value labels under the title
 plt.tight_layout()
@@ -505,13 +528,15 @@ t = np.arange(0, 50_001)
 w = np.array([kl_weight(s, cfg_ia.kl_rate) for s in t])  # the warm-up weight of IA's run
 half, most = int(t[np.argmax(w >= 0.5)]), int(t[np.argmax(w >= 0.9)])
 n_train = np.bincount(data.labels["train"])
+n_cats, n_pigs = num(n_train[0]), num(n_train[1])
+w_shipped = np.mean([kl_weight(cks[n].info['step'], models[n].cfg.kl_rate) for n in models])  # both models
 display(Markdown(f"""
-* far more distinct sketches (70 000 per category against {num(n_train[0])} cats and {num(n_train[1])} pigs here), so the
+* far more distinct sketches (70 000 per category against {n_cats} cats and {n_pigs} pigs here), so the
   decoder learns to finish a drawing and stop before it starts to memorise them (notebook 05), and Rec could
   approach the classifier's bound (retrain the classifier on the full data too);
 * the warm-up weight $w_t$ of the latent losses reaches 0.5 only after {num(half)} steps and 0.9 after {num(most)}; the
   cell above printed what it weighed at the shipped steps (about
-  {np.mean([kl_weight(cks[n].info['step'], models[n].cfg.kl_rate) for n in models]):.1f}). At full scale the mixture would shape the encoder
+  {w_shipped:.1f}). At full scale the mixture would shape the encoder
   for far longer, with BYY harmony learning selecting Gaussians on codes that already have structure;
 * the comparison would then be meaningful, and would need several seeds and the full 2 500 test sketches per
   category.
@@ -526,5 +551,6 @@ The same cells run unchanged on such checkpoints: point `CHECKPOINTS` at them.
 # from iapix.evaluate import load_or_train_classifier, SketchANet, predict   # the Rec classifier, cached
 # from iapix.evaluate import generate_for_test, rec, retrieval_ranks, ret, ret_from_ranks
 # from iapix.evaluate import overlap_measures, code_structure, component_control, bhattacharyya, tsne_plot
-# from iapix.evaluate import evaluate, compare   # CLI: iapix evaluate --checkpoint A.pt B.pt --classifier C.pt --out DIR
+# from iapix.evaluate import evaluate, compare
+# # CLI: iapix evaluate --checkpoint A.pt B.pt --classifier C.pt --out DIR
 # ```

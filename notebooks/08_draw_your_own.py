@@ -23,10 +23,10 @@ from iapix.checkpoint import load_checkpoint
 from iapix.data import lines_to_stroke3, prepare, simplify_lines
 from iapix.evaluate import load_or_train_classifier, predict
 from iapix.notebook import setup
-from iapix.plot import plot_image, plot_sketch, strokes_to_lines
+from iapix.plot import plot_sketch, strokes_to_lines
 from iapix.raster import render
 from iapix.sample import complete, drawing_to_stroke3, encode_drawing
-from iapix.widgets import DrawExplorer, drawing_panel, split_codes, component_majority, suptitle
+from iapix.widgets import DrawExplorer, component_majority, drawing_panel, split_codes, suptitle
 
 QUICK = setup()  # inline PNG figures, one torch thread, seed 0; True under `make test`: a subset of the test sketches
 DATA, CHECKPOINTS = Path("../data"), Path("../checkpoints")  # relative to notebooks/
@@ -93,14 +93,15 @@ for name, model in models.items():
     print(f"{name:4s} alpha     ", [f"{a:.3g}" for a in model.latent.alpha.tolist()])
     print(f"{name:4s} posterior ", [f"{g:.4f}" for g in r["posterior"].tolist()], f"-> label {r['label']}",
           f"({majority[name][r['label']]} of the test codes there)", r["note"] or "")
-print("classifier on the 48x48 input:", data.categories[int(predict(classifier, results["ia"]["image"][None, None])[0])])
+print("classifier on the 48x48 input:",
+      data.categories[int(predict(classifier, results["ia"]["image"][None, None])[0])])
 
 # %% [markdown]
 # Read the two lines together. Each mixture puts the drawing in one of its Gaussians (the label), and the name in
 # brackets says how that Gaussian's test codes split between the categories. The Gaussians only *lean* towards a
 # category (NMI well below 1, notebooks 06 and 07), so that share is often far from 100 %: the label says where the
-# drawing sits among the test sketches more than what it is. The classifier on the 48x48 image is the better guess of the category; the
-# nearest test sketches (next figure) show what the code keeps.
+# drawing sits among the test sketches more than what it is. The classifier on the 48x48 image is the better guess of
+# the category; the nearest test sketches (next figure) show what the code keeps.
 #
 # ## 2. Variations from the winning Gaussian, and completion
 #
@@ -162,11 +163,11 @@ fig
 # | IA   | 0.849 | 0.824 | 0.900 | 1 % |
 # | RPCL | 0.849 | 0.833 | 0.900 | 2 % |
 #
-# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier about
-# two points (1.6–2.5). The same script times the pad's work: encoding a drawing (simplification, image, encoder,
-# posterior, nearest test codes) took a median of 6 ms, eight batched completions 21–27 ms (a batch runs
-# until its last continuation ends; on a slower AVX2 machine with other work running, 19–26 ms and 130–160 ms): fast enough to
-# update on every stroke.
+# So completion does *not* keep the category better than the half alone: the added strokes cost the classifier about two
+# points (1.6–2.5). The same script times the pad's work: encoding a drawing (simplification, image, encoder, posterior,
+# nearest test codes) took a median of 6 ms, eight batched completions 21–27 ms (a batch runs until its last
+# continuation ends; on a slower AVX2 machine with other work running, 19–26 ms and 130–160 ms): fast enough to update
+# on every stroke.
 #
 # ## 3. The live pad
 #

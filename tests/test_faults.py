@@ -1139,6 +1139,27 @@ def test_sample_onto_a_full_disk_names_the_picture_and_leaves_no_part_of_it(base
     assert files(tmp_path) == before, "the old picture unchanged, no part of the new one left"
 
 
+def test_svg_onto_a_full_disk_names_the_svg_and_leaves_no_part_of_it(base_run, tmp_path, capsys, monkeypatch):
+    real_write = Path.write_text
+
+    def full_disk(self, text, *a, **k):
+        if self.name == "sketch_0001.svg.tmp":
+            real_write(self, text[:10])  # some bytes made it, then the disk was full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, text, *a, **k)
+
+    svg = tmp_path / "svg"
+    svg.mkdir()
+    (svg / "sketch_0001.svg").write_text("an older drawing")
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    code, _, err = cli(capsys, "sample", "--checkpoint", base_run / "best.pt", "--component", "0", "--n", "2",
+                       "--out", tmp_path / "s.png", "--svg-dir", svg)
+    assert code == 2
+    one_line_error(err, "sample", f"{svg / 'sketch_0001.svg'}: cannot write the SVG", "the disk is full")
+    assert sorted(p.name for p in svg.iterdir()) == ["sketch_0000.svg", "sketch_0001.svg"]
+    assert (svg / "sketch_0001.svg").read_text() == "an older drawing", "the old file unchanged, no tmp left"
+
+
 def test_plot_log_of_a_mistyped_run_names_the_run_and_creates_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = cli(capsys, "plot-log", tmp_path / "nope")

@@ -204,6 +204,34 @@ def test_resume_after_sigkill(tmp_path):
     assert read_checkpoint(killed / "last.pt")["iteration"] == read_checkpoint(ref / "last.pt")["iteration"] == 12
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_saves_the_step_in_progress(tmp_path, sig):
+    """kill/Ctrl-C: the run ends after its step in progress with last.pt saved there (no --save-every needed),
+    exit status 128 + signal; --resume then continues the interrupted curve exactly."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    ref, stopped = tmp_path / "ref", tmp_path / "stopped"
+    subprocess.run(_train_cmd(ref, "--save-every", "0"), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(stopped, "--save-every", "0"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # in the middle of the first epoch (6 batches per epoch)
+        if (stopped / "log.csv").exists() and len((stopped / "log.csv").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + int(sig), err
+    assert f"stopped by {sig.name}" in err and "--resume" in err
+    rows = _rows(stopped / "log.csv")
+    assert 2 <= len(rows) < 12, "stopped before the run's end"
+    assert read_checkpoint(stopped / "last.pt")["iteration"] == int(rows[-1]["iteration"]), \
+        "last.pt holds the last step logged: nothing trained is lost"
+    subprocess.run(_train_cmd(stopped, "--resume", "--save-every", "0"), check=True, env=env, capture_output=True)
+    a, b = _rows(ref / "log.csv"), _rows(stopped / "log.csv")
+    assert [r["iteration"] for r in b] == [r["iteration"] for r in a] == [str(i) for i in range(1, 13)]
+    np.testing.assert_allclose([float(r["total"]) for r in b], [float(r["total"]) for r in a], rtol=1e-4)
+
+
 def test_resume_with_other_config_or_data_is_refused(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     subprocess.run(_train_cmd(tmp_path, "--max-steps", "2"), check=True, env=env, capture_output=True)

@@ -227,7 +227,6 @@ def test_explorer_rerenders_on_every_change(trained, monkeypatch):
 
 def test_explorer_reports_a_bad_component_in_its_output(trained):
     ck, data = trained
-    model = ck.model
     ex = Wd.Explorer(ck, data, n=1)
     before = ex.renders
     ex.show_component(7)  # no exception: the message goes to the output area
