@@ -83,8 +83,11 @@ def decode(ck: Checkpoint, z: Tensor, temperature: float = DEFAULT_TEMPERATURE, 
 
 
 @torch.no_grad()
-def encode(model: IAPix, images: Tensor | np.ndarray, batch_size: int = 512) -> tuple[Tensor, Tensor]:
-    """Images ``[B, 1, 48, 48]`` or ``[B, 48, 48]`` in [-1, 1] -> ``(mu, s2)`` on the CPU."""
+def encode(model: IAPix, images: Tensor | np.ndarray, batch_size: int = 64) -> tuple[Tensor, Tensor]:
+    """Images ``[B, 1, 48, 48]`` or ``[B, 48, 48]`` in [-1, 1] -> ``(mu, s2)`` on the CPU.
+
+    Batches of 64: on a CPU a batch's activations then stay in cache (``benchmarks/encode.py``: 2.6x faster than
+    one batch of 450 on an AVX2 core)."""
     device = next(model.parameters()).device
     images = torch.as_tensor(images, dtype=torch.float32)
     if images.dim() == 3:
