@@ -8,6 +8,10 @@ seconds per snapshot where ``iapix curve`` (Rec, Ret, per-Gaussian control: thou
 takes minutes: the measure to screen latent-space experiments by (docs/latent-space.md).
 
     python benchmarks/latent_structure.py runs/five-small-ia-base/snapshots/iter-00{1000,1500}.pt --csv out.csv
+
+``--members PNG`` also draws, for the last checkpoint, real sketches of the split that each used Gaussian holds
+(a row per Gaussian, most codes first; a random ``--n`` of its members, each titled with its category): what a
+Gaussian has gathered, category or style.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from iapix.checkpoint import load_checkpoint
-from iapix.data import prepare
+from iapix.data import denormalise, prepare
 from iapix.evaluate import code_structure, overlap_measures
-from iapix.sample import encode
+from iapix.sample import encode, save_grid
 
 FIELDS = ["checkpoint", "iteration", "alive", "nmi", "purity", "bc", "probe", "kmeans_nmi", "kmeans_nmi_K",
           "components"]
@@ -46,6 +51,26 @@ def structure(path: str | Path, data, split: str = "valid", seed: int = 0) -> di
             "kmeans_nmi_K": st["kmeans_nmi"][K], "components": comps}
 
 
+def members(path: str | Path, data, out: str | Path, split: str = "valid", n: int = 10, seed: int = 0) -> Path:
+    """A grid of real ``split`` sketches per used Gaussian of the checkpoint at ``path`` (a row each, most members
+    first; ``n`` members drawn at random, titled ``G<k> <category>``) written to ``out``."""
+    ck = load_checkpoint(path)
+    mu, s2 = encode(ck.model, data.images[split])
+    labels = ck.model.latent.labels(mu, s2).numpy()
+    rng = np.random.default_rng(seed)
+    sketches, titles = [], []
+    for k in np.argsort(-np.bincount(labels, minlength=ck.model.latent.K), kind="stable"):
+        held = np.flatnonzero(labels == k)
+        if len(held) == 0:
+            break
+        pick = np.sort(rng.choice(held, min(n, len(held)), replace=False))
+        sketches += denormalise([data.strokes[split][i] for i in pick], ck.scale)
+        titles += [f"G{k} {ck.categories[data.labels[split][i]]}" for i in pick]
+        sketches += [np.zeros((0, 3), np.float32)] * (n - len(pick))  # keep the rows aligned
+        titles += [""] * (n - len(pick))
+    return save_grid(sketches, out, ncols=n, titles=titles)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoints", nargs="+")
@@ -53,6 +78,9 @@ def main() -> None:
     ap.add_argument("--split", default="valid", choices=("valid", "test"))
     ap.add_argument("--csv", default=None, help="also append the rows to this CSV")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--members", default=None, metavar="PNG", help="also draw the members of each Gaussian of the "
+                    "last checkpoint here")
+    ap.add_argument("--n", type=int, default=10, help="members per Gaussian in --members")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*clipped to it")
@@ -78,6 +106,8 @@ def main() -> None:
             writer.writerow({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()})
     if writer is not None:
         f.close()
+    if args.members:
+        print(f"members of each Gaussian -> {members(args.checkpoints[-1], data, args.members, args.split, args.n)}")
 
 
 if __name__ == "__main__":
