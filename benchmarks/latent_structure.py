@@ -80,11 +80,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--members", default=None, metavar="PNG", help="also draw the members of each Gaussian of the "
                     "last checkpoint here")
-    ap.add_argument("--n", type=int, default=10, help="members per Gaussian in --members")
+    ap.add_argument("--n", type=int, default=10, choices=range(1, 101), metavar="1..100",
+                    help="members per Gaussian in --members")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*clipped to it")
-    data, cats = None, None
+    data, key = None, None
     writer = None
     if args.csv:
         new = not Path(args.csv).is_file()
@@ -94,9 +95,9 @@ def main() -> None:
             writer.writeheader()
     for path in args.checkpoints:
         ck = load_checkpoint(path)
-        if data is None or ck.categories != cats:
-            cats = ck.categories
-            data = prepare(cats, args.data, max_len=ck.max_len, scale=ck.scale)
+        if data is None or (ck.categories, ck.max_len, ck.scale) != key:  # the data as this checkpoint's run saw it
+            key = ck.categories, ck.max_len, ck.scale
+            data = prepare(ck.categories, args.data, max_len=ck.max_len, scale=ck.scale)
         row = structure(path, data, args.split)
         print(f"{path} (iteration {row['iteration']}, {args.split}): alive {row['alive']}, NMI {row['nmi']:.3f}, "
               f"purity {row['purity']:.3f}, BC {row['bc'] if row['bc'] is None else round(row['bc'], 3)}, "

@@ -161,6 +161,14 @@ def group_by_length(batches: list[np.ndarray], lengths: np.ndarray, rng: np.rand
 # the trainer
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """``Trainer.fit`` was stopped by SIGINT/SIGTERM after a step, with ``last.pt`` saved there."""
+
+    def __init__(self, sig: signal.Signals, message: str) -> None:
+        super().__init__(message)
+        self.signal = sig
+
+
 class Trainer:
     """Fit an :class:`IAPix` model on prepared data; see the module docstring for the schedule."""
 
@@ -453,7 +461,12 @@ class Trainer:
                                       "Set up the trainer again (with --resume to continue the run there)")
             try:
                 with self._stop_on_signals():
-                    return self._fit()
+                    summary = self._fit()
+                if self.stopped_by is not None and not self.done:
+                    raise TrainingStopped(self.stopped_by, f"{self.stopped_by.name}: stopped at iteration "
+                                          f"{self.iteration}; {self.out / 'last.pt'} holds it: continue with the "
+                                          "same command and --resume")
+                return summary
             except OSError as e:  # a log write on a full disk names no file: say which run and what to do
                 if e.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(e, WriteError):
                     raise WriteError(e.errno, f"{self.out}: the disk is full ({e.strerror}); last.pt holds the run "
@@ -469,7 +482,9 @@ class Trainer:
         t_start = time.perf_counter()
         logs = contextlib.ExitStack()  # closes both logs on any error, a failed second open or first close included
         try:
-            log = logs.enter_context(open(self.out / "log.csv", "a", newline="")) if self.rank == 0 else None
+            # line-buffered: a row per step reaches the file at once (a live `iapix plot-log`, a stop's last row)
+            log = logs.enter_context(open(self.out / "log.csv", "a", newline="", buffering=1)) \
+                if self.rank == 0 else None
             vlog = logs.enter_context(open(self.out / "valid.csv", "a", newline="")) if self.rank == 0 else None
             while not self.done and self.stopped_by is None:
                 batches = self._epoch_batches()
@@ -512,12 +527,12 @@ class Trainer:
                             break
                 finally:
                     bar.close()
-                if self.stopped_by is not None and self.batch_in_epoch < len(batches):
-                    break  # mid-epoch: no validation; last.pt is saved below and --resume goes on from this batch
                 if cfg.max_steps is not None and self.iteration >= cfg.max_steps and \
                         self.batch_in_epoch < len(batches):
                     self.done = True  # a step budget that ends mid-epoch: no validation
                     break
+                if self.stopped_by is not None:
+                    break  # no validation now: last.pt is saved below; --resume goes on from this batch (or validates)
                 self._end_epoch(vlog, t_start)
                 if log:
                     log.flush()
@@ -526,29 +541,32 @@ class Trainer:
             logs.close()
         self.save("last.pt")
         return {"iterations": self.iteration, "steps": self.step, "epochs": self.epochs_run, "best_valid": self.best,
-                "skipped": self.skipped, "seconds": time.perf_counter() - t_start, "out": str(self.out),
-                "stopped_by": self.stopped_by.name if self.stopped_by is not None else None}
+                "skipped": self.skipped, "seconds": time.perf_counter() - t_start, "out": str(self.out)}
 
     @contextlib.contextmanager
     def _stop_on_signals(self):
         """While training, the first SIGINT (Ctrl-C, a notebook's stop button) or SIGTERM (``kill``, a job
         scheduler) asks the run to stop after the step in progress and save ``last.pt``, so that nothing trained
-        is lost; a second one acts as it would have (stops at once). Only a single process in its main thread:
-        DDP ranks would stop at different steps and wait for each other forever."""
+        is lost; ``fit`` then raises :class:`TrainingStopped` (a ``KeyboardInterrupt``: a notebook's later cells do
+        not run on a half-trained model). A second signal acts as it would have (stops at once). Only a single
+        process in its main thread (DDP ranks would stop at different steps and wait for each other forever), and
+        only signals that Python handles (one ignored by the parent shell, ``cmd &``, stays ignored)."""
+        self.stopped_by = None
         if self.world > 1 or threading.current_thread() is not threading.main_thread():
             yield
             return
-        self.stopped_by = None
         previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        previous = {s: h for s, h in previous.items() if h is not None and h != signal.SIG_IGN}
 
         def stop(signum: int, frame) -> None:
             self.stopped_by = signal.Signals(signum)
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            print(f"\n{self.stopped_by.name}: stopping after this step and saving {self.out / 'last.pt'} "
-                  "(send it again to stop at once)", file=sys.stderr, flush=True)
+            # os.write, not print: the signal may have interrupted a write to stderr (tqdm's bar)
+            os.write(2, f"\n{self.stopped_by.name}: stopping after this step and saving {self.out / 'last.pt'} "
+                        "(send it again to stop at once)\n".encode())
 
-        for s in STOP_SIGNALS:
+        for s in previous:
             signal.signal(s, stop)
         try:
             yield
@@ -632,11 +650,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"training {cfg.objective} ({how}) on {', '.join(cfg.categories)}: "
               f"{len(trainer.train_set)} sketches, N_max {trainer.data.max_len}, {trainer.device}, "
               f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters -> {args.out}")
-    summary = trainer.fit()
-    if trainer.stopped_by is not None:
-        print(f"stopped by {trainer.stopped_by.name} at iteration {trainer.iteration}; {Path(args.out) / 'last.pt'} "
-              "holds it: continue with the same command and --resume", file=sys.stderr)
-        return 128 + int(trainer.stopped_by)
+    try:
+        summary = trainer.fit()
+    except TrainingStopped as e:
+        print(f"iapix train: {e}", file=sys.stderr)
+        return 128 + int(e.signal)
     if trainer.rank == 0:
         print(json.dumps(summary, indent=2))
         best = Path(args.out) / "best.pt"

@@ -24,7 +24,7 @@ from iapix.config_cli import config_from_args
 from iapix.data import prepare
 from iapix.logplot import plot_log
 from iapix.model import Config, IAPix, learning_rate, preset
-from iapix.train import Trainer, add_arguments, all_reduce_stats
+from iapix.train import Trainer, TrainingStopped, add_arguments, all_reduce_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -165,6 +165,42 @@ def test_nan_steps_are_skipped_then_stop(tmp_path, small_data):
     assert torch.equal(tr2.model.latent.alpha, alpha0), "the GMM updates of skipped steps are undone"
 
 
+
+def _signal_at_step(tr: Trainer, at: int, sig: signal.Signals = signal.SIGINT) -> None:
+    """Make the trainer's own process receive ``sig`` while it runs step ``at`` (as a Ctrl-C or a kill would)."""
+    step = tr._train_step
+
+    def train_step(batch):
+        if tr.iteration + 1 == at:
+            os.kill(os.getpid(), sig)
+        return step(batch)
+
+    tr._train_step = train_step
+
+
+def test_a_stopped_fit_raises_after_saving_and_restores_the_handlers(tmp_path, small_data):
+    """In a notebook, the stop button interrupts the cell (later cells do not run on a half-trained model), and
+    last.pt holds the step that was in progress."""
+    cfg = preset("tiny", batch_size=8, max_epochs=2)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    _signal_at_step(tr, 2)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingStopped, match=r"SIGINT: stopped at iteration 2; .*last.pt holds it.*--resume") as e:
+        tr.fit()
+    assert isinstance(e.value, KeyboardInterrupt) and e.value.signal == signal.SIGINT
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert read_checkpoint(tmp_path / "last.pt")["iteration"] == 2 == len(_rows(tmp_path / "log.csv"))
+
+
+def test_a_stop_during_the_last_step_is_a_finished_run(tmp_path, small_data):
+    """A signal during the step that spends the budget: the run is done (no error, no step beyond the budget)."""
+    cfg = preset("tiny", batch_size=8, max_epochs=2, max_steps=2)
+    tr = Trainer(cfg, out_dir=tmp_path, data=small_data, progress=False, save_every=0)
+    _signal_at_step(tr, 2, signal.SIGTERM)
+    assert tr.fit()["iterations"] == 2 and tr.done
+    assert tr.fit()["iterations"] == 2, "a finished run trains no further"
+
+
 def test_atomic_save_never_leaves_partial_files(tmp_path):
     save_checkpoint({"a": torch.zeros(3)}, tmp_path / "x.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.pt"]
@@ -221,7 +257,7 @@ def test_stop_signal_saves_the_step_in_progress(tmp_path, sig):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + int(sig), err
-    assert f"stopped by {sig.name}" in err and "--resume" in err
+    assert f"{sig.name}: stopped at iteration" in err and "--resume" in err
     rows = _rows(stopped / "log.csv")
     assert 2 <= len(rows) < 12, "stopped before the run's end"
     assert read_checkpoint(stopped / "last.pt")["iteration"] == int(rows[-1]["iteration"]), \
