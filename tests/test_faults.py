@@ -388,16 +388,22 @@ def test_a_full_disk_while_writing_the_logs_says_what_to_do(run, data, monkeypat
     assert not (run / ".lock").exists()
 
 
-def test_a_real_write_limit_is_reported_by_export(tmp_path, slim):
-    """The OS refuses the write (a file-size limit stands in for a full disk): one line, no files left."""
+def _export_under_a_write_limit(src: Path, folder: Path, limit: int) -> None:
+    """``iapix export src folder/copy.pt`` with the OS refusing writes beyond ``limit`` bytes (a file-size limit
+    stands in for a full disk): one line, exit 2, no files left."""
     script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-              "resource.setrlimit(resource.RLIMIT_FSIZE, (200000, 200000)); "
+              f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
               "from iapix.cli import main; sys.exit(main(sys.argv[1:]))")
-    r = subprocess.run([sys.executable, "-c", script, "export", str(slim), str(tmp_path / "copy.pt")], env=ENV,
+    r = subprocess.run([sys.executable, "-c", script, "export", str(src), str(folder / "copy.pt")], env=ENV,
                        capture_output=True, text=True)
     assert r.returncode == 2, r.stderr
-    one_line_error(r.stderr, "export", str(tmp_path / "copy.pt"), "cannot write", "no temporary file")
-    assert list(tmp_path.iterdir()) == []
+    one_line_error(r.stderr, "export", str(folder / "copy.pt"), "cannot write", "no temporary file")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_real_write_limit_is_reported_by_export(tmp_path, slim):
+    """The OS refuses the write: one line, no files left."""
+    _export_under_a_write_limit(slim, tmp_path, 200000)
 
 
 def test_nan_weights_are_never_saved(tmp_path, slim):
@@ -1110,15 +1116,8 @@ def test_a_full_disk_inside_torch_save_names_the_file(tmp_path, slim, monkeypatc
 
 
 def test_a_real_write_limit_in_the_middle_of_a_large_export_is_one_line(tmp_path):
-    """The OS refuses a write part-way through a 6 MB checkpoint (a file-size limit stands in for a full disk)."""
-    script = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-              "resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000)); "
-              "from iapix.cli import main; sys.exit(main(sys.argv[1:]))")
-    r = subprocess.run([sys.executable, "-c", script, "export", str(SHIPPED), str(tmp_path / "copy.pt")], env=ENV,
-                       capture_output=True, text=True)
-    assert r.returncode == 2, r.stderr
-    one_line_error(r.stderr, "export", str(tmp_path / "copy.pt"), "cannot write", "no temporary file")
-    assert list(tmp_path.iterdir()) == []
+    """The OS refuses a write part-way through a 6 MB checkpoint."""
+    _export_under_a_write_limit(SHIPPED, tmp_path, 100000)
 
 
 def test_sample_onto_a_full_disk_names_the_picture_and_leaves_no_part_of_it(base_run, tmp_path, capsys, monkeypatch):
