@@ -26,17 +26,18 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # The main job on the embedded data: prepare -> a short `small` IA run (three epochs of one pass each:
-# 3 x 56 = 168 steps) -> its curves and reconstructions -> what the shipped IA model draws from each of its
-# Gaussians, beside real test sketches. Run it again and the demo run is resumed (finished: nothing to redo).
+# 3 x 56 = 168 steps) -> its curves and reconstructions -> what the shipped 5-category IA model draws from each of
+# its Gaussians, beside real test sketches of each category. Run it again and the demo run is resumed
+# (finished: nothing to redo).
 demo: venv
 	$(PY) -m iapix.cli prepare --data data --preview out/data_preview.png
 	$(PY) -m iapix.cli train --config small --categories cat pig --objective ia --epoch-steps 0 \
 		--max-epochs 3 --data data --out runs/demo-ia --device auto $$(test -f runs/demo-ia/last.pt && echo --resume)
 	$(PY) -m iapix.cli plot-log runs/demo-ia --out out/demo_curves.png
 	$(PY) -m iapix.cli sample --checkpoint runs/demo-ia/best.pt --from-test 8 --out out/demo_reconstructions.png
-	$(PY) -m iapix.cli sample --checkpoint checkpoints/catpig-small-ia.pt --component all --n 8 \
-		--out out/pretrained_ia_gaussians.png
-	@echo "demo run: runs/demo-ia; pictures in out/ (out/pretrained_ia_gaussians.png: one row per Gaussian of the shipped IA model)"
+	$(PY) -m iapix.cli sample --checkpoint checkpoints/five-small-ia.pt --component all --n 8 \
+		--out out/pretrained_five_ia_gaussians.png
+	@echo "demo run: runs/demo-ia; pictures in out/ (out/pretrained_five_ia_gaussians.png: one row per Gaussian of the shipped 5-category IA model, then real sketches of each category)"
 
 # ruff first (configuration: [tool.ruff] in pyproject.toml), then every test
 test: venv

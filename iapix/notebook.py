@@ -4,7 +4,7 @@ Every notebook starts with ``QUICK = setup()`` and shows small tables with ``dis
 Beside an equation, ``show_source(byy_weights)`` shows the package code that computes it (its docstring left out).
 
 The quick setting (``IAPIX_QUICK=1``, set by ``make test``) only shortens training loops and demos: a notebook
-section that evaluates the shipped checkpoints (``checkpoints/catpig-small-{ia,rpcl}.pt``) runs on the full
+section that evaluates the shipped checkpoints (``checkpoints/{catpig,five}-small-{ia,rpcl}.pt``) runs on the full
 test split in every setting, so its stored outputs are the numbers a student sees with the shipped models.
 
 Every claim the prose makes about a number or a picture is checked in the cell next to it, with

@@ -214,19 +214,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--svg-dir", default=None, help="also write one SVG per sketch here")
 
 
+def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
+                       K: int) -> list[str]:
+    """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
+    no test code has the component)."""
+    labels, out = np.asarray(labels), []
+    for k in range(K):
+        cats = np.asarray(categories_of)[labels == k]
+        if len(cats) == 0:
+            out.append("-")
+            continue
+        counts = np.bincount(cats, minlength=len(names))
+        top = "/".join(names[j] for j in np.flatnonzero(counts == counts.max()))  # a tie names all of them
+        out.append(f"{top} {100 * counts.max() / len(cats):.0f}%")
+    return out
+
+
 def per_gaussian_grid(ck: Checkpoint, n: int, data_dir: str | Path = "data", temperature: float = DEFAULT_TEMPERATURE,
                       greedy: bool = False, seed: int | None = 0) -> tuple[list[np.ndarray], list[str], int]:
     """Controlled generation at a glance: ``n`` sketches from each live Gaussian (``alpha > ALIVE``,
-    heaviest first), then ``n`` real test sketches of each category -> (sketches, titles, ncols = n)."""
+    heaviest first), each row titled with the majority category of the test codes the Gaussian labels
+    (what it should draw), then ``n`` real test sketches of each category -> (sketches, titles, ncols = n)."""
     from iapix.data import prepare
     from iapix.latent import ALIVE
 
-    alpha = ck.model.latent.alpha.cpu()
+    data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale)
+    latent = ck.model.latent
+    mu, s2 = encode(ck.model, data.images["test"])
+    device = latent.alpha.device
+    majority = component_majority(latent.labels(mu.to(device), s2.to(device)).cpu(), data.labels["test"],
+                                  ck.categories, latent.K)
+    alpha = latent.alpha.cpu()
     sketches, titles = [], []
     for k in [int(k) for k in alpha.argsort(descending=True) if alpha[k] > ALIVE]:
         sketches += from_component(ck, k, n, temperature, greedy, None if seed is None else seed + k)
-        titles += [f"Gaussian {k} (α {float(alpha[k]):.2f})"] + [""] * (n - 1)
-    data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale)
+        titles += [f"Gaussian {k} (α {float(alpha[k]):.2f}): test codes {majority[k]}"] + [""] * (n - 1)
     for c, name in enumerate(ck.categories):
         idx = np.flatnonzero(data.labels["test"] == c)[:n]
         sketches += denormalise([data.strokes["test"][i] for i in idx], ck.scale)

@@ -47,7 +47,7 @@ from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.latent import ALIVE
 from iapix.model import IAPix
 from iapix.plot import plot_image, plot_sketch
-from iapix.sample import check_component, decode, encode, from_component, interpolate_components
+from iapix.sample import check_component, component_majority, decode, encode, from_component, interpolate_components
 
 if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
@@ -104,11 +104,13 @@ def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tens
 
 
 def members(labels: Tensor | np.ndarray, k: int, count: int) -> np.ndarray:
-    """Up to ``count`` indices of codes labelled ``k``, spread evenly over them (all categories show)."""
+    """Up to ``count`` indices of codes labelled ``k``, spread evenly over them: the middle of each of ``count``
+    equal parts (the test split is in category order, so the categories show in proportion to their share; the
+    first and the last member, often of a small minority, are not favoured)."""
     idx = np.flatnonzero(np.asarray(labels) == k)
     if len(idx) <= count:
         return idx
-    return idx[np.linspace(0, len(idx) - 1, count).round().astype(int)]
+    return idx[((np.arange(count) + 0.5) * len(idx) / count).astype(int)]
 
 
 def _grid(fig: "FigureBase | None", cells: int, ncols: int) -> tuple["FigureBase", list]:
@@ -187,8 +189,9 @@ def component_panel(ck: Checkpoint, data: Prepared, k: int, n: int = 8, temperat
     """``n`` sketches from Gaussian ``k`` and up to ``n_members`` test sketches labelled ``k``.
 
     Axes: ``n`` samples (titled ``sample 1`` ...), then the members (titled ``<category> #<index>``),
-    or one cell saying ``none`` when no test code has label ``k``. The figure's title gives ``k`` and
-    its weight ``alpha_k``. ``codes``: :func:`split_codes` of the test split (computed when not given).
+    or one cell saying ``none`` when no test code has label ``k``. The figure's title gives ``k``, its
+    weight ``alpha_k``, its number of members and their majority category with its share (``pig 62%``,
+    :func:`component_majority`). ``codes``: :func:`split_codes` of the test split (computed when not given).
     """
     model = ck.model
     k = check_component(model, k)
@@ -206,8 +209,11 @@ def component_panel(ck: Checkpoint, data: Prepared, k: int, n: int = 8, temperat
     else:
         _empty_cell(axes[n], f"members: none\n(no test code\nhas label {k})")
     count = int((np.asarray(labels) == k).sum())
-    _title(fig, f"Gaussian {k} of {model.latent.K} ({alpha_text(model, k)}): {count}/{len(labels)} test codes; "
-                f"{_how(temperature, greedy, seed)}")
+    majority = ""
+    if count and len(labels) == len(data.labels["test"]):  # the members' majority category and its share
+        majority = ", " + component_majority(labels, data.labels["test"], data.categories, model.latent.K)[k]
+    _title(fig, f"Gaussian {k} of {model.latent.K} ({alpha_text(model, k)}): {count}/{len(labels)} test codes"
+                f"{majority}; {_how(temperature, greedy, seed)}")
     return fig
 
 
@@ -354,16 +360,21 @@ class Explorer:
     switch and seed. Each change re-renders the current view into ``output`` through the plain
     functions of this module (``figure`` keeps the last figure, ``renders`` counts them).
     :meth:`show_component` selects a Gaussian by number and reports a bad one in the output.
+    ``codes``: :func:`split_codes` of the test split, when already computed (encoded here otherwise).
     """
 
     def __init__(self, ck: Checkpoint, data: Prepared, component: int | None = None, n: int = 8,
-                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72) -> None:
+                 temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, dpi: int = 72,
+                 codes: tuple[Tensor, Tensor, Tensor] | None = None) -> None:
         import ipywidgets as W
 
         n_test = _check_test(data)
         model = ck.model
         self.ck, self.data, self.dpi = ck, data, dpi
-        self.codes = split_codes(model, data)  # once: the members of every Gaussian
+        if codes is not None and not len(codes[2]) == n_test:
+            raise ValueError(f"codes: expected the {n_test} test codes of split_codes(model, data), "
+                             f"got {len(codes[2])}")
+        self.codes = codes if codes is not None else split_codes(model, data)  # once: the members of every Gaussian
         self.figure: FigureBase | None = None
         self.renders = 0
         self.error: str | None = None
@@ -559,22 +570,6 @@ def __getattr__(name: str):
     if name == "SketchPad":
         return _pad_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
-                       K: int) -> list[str]:
-    """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
-    no test code has the component)."""
-    labels, out = np.asarray(labels), []
-    for k in range(K):
-        cats = np.asarray(categories_of)[labels == k]
-        if len(cats) == 0:
-            out.append("-")
-            continue
-        counts = np.bincount(cats, minlength=len(names))
-        top = "/".join(names[j] for j in np.flatnonzero(counts == counts.max()))  # a tie names all of them
-        out.append(f"{top} {100 * counts.max() / len(cats):.0f}%")
-    return out
 
 
 def drawing_panel(ck: Checkpoint, data: Prepared, lines: Sequence[np.ndarray], n: int = 4,

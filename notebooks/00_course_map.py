@@ -92,7 +92,8 @@
 # **Quick setting.** `make test` sets the environment variable `IAPIX_QUICK=1`. Every notebook reads it and
 # then uses fewer sketches and fewer steps, so that every notebook runs quickly on a CPU. Without it,
 # the notebooks use the whole embedded data set. The quick setting only shortens training loops and demos: the
-# sections that evaluate the shipped checkpoints (`checkpoints/catpig-small-{ia,rpcl}.pt`) run on the full test
+# sections that evaluate the shipped checkpoints (`checkpoints/catpig-small-{ia,rpcl}.pt` on cats and pigs,
+# `checkpoints/five-small-{ia,rpcl}.pt` on the five categories) run on the full test
 # split in both settings, so their stored outputs are the numbers the shipped models give.
 #
 # **Full data.** The repository embeds a small subset (below). The paper's 70 000 / 2 500 / 2 500 sketches per

@@ -271,7 +271,10 @@ print("same final weights:", all(torch.allclose(wa[k].float(), wb[k].float(), at
 # the IA objective and one with the RPCL baseline, same data, seed and settings (epochs of 1 000 steps, the image
 # rendered from the augmented strokes, EM during IA's image warm-up). `iapix export` made slim copies of a checkpoint
 # of each run (the weights, config, scale factor, counters, and a `note` saying how they were made; no optimiser
-# state, so they are for sampling and evaluation, not for resuming). Notebooks 04, 06, 07 and 08 use them.
+# state, so they are for sampling and evaluation, not for resuming). Notebooks 04 and 08 use them. A second pair,
+# `checkpoints/five-small-{ia,rpcl}.pt`, was trained the same way on all five embedded categories ($K = 10$); notebooks
+# 03, 06 and 07 use it, and docs/latent-space.md tells how it was trained and chosen. This section looks at the
+# cat/pig pair.
 
 # %%
 def as_list(x):

@@ -91,6 +91,38 @@ def test_svg_and_grid(trained, tmp_path):
     assert png.stat().st_size > 2000
 
 
+def test_per_gaussian_grid_rows_name_what_each_gaussian_holds(trained):
+    ck, data, _ = trained
+    sketches, titles, ncols = S.per_gaussian_grid(ck, 2, DATA)
+    alpha = ck.model.latent.alpha
+    live = [int(k) for k in alpha.argsort(descending=True) if alpha[k] > ALIVE]
+    test = prepare(ck.categories, DATA, scale=ck.scale, max_len=ck.max_len)  # every test sketch, as the grid does
+    mu, s2 = S.encode(ck.model, test.images["test"])
+    labels, test_labels = ck.model.latent.labels(mu, s2).numpy(), test.labels["test"]
+    for row, k in enumerate(live):  # one row per live Gaussian, heaviest first, titled with its members' majority
+        expected = S.component_majority(labels, test_labels, ck.categories, ck.model.latent.K)[k]
+        assert titles[row * ncols].startswith(f"Gaussian {k} (") and titles[row * ncols].endswith(expected)
+        assert titles[row * ncols + 1:(row + 1) * ncols] == [""] * (ncols - 1)
+    assert titles[len(live) * ncols::ncols] == [f"real {c}" for c in ck.categories]
+    assert len(sketches) == ncols * (len(live) + len(ck.categories))
+
+
+def test_component_majority_counts_ties_and_empty_components():
+    labels = np.array([0, 0, 0, 2, 2])
+    cats = np.array([1, 1, 0, 0, 1])
+    assert S.component_majority(labels, cats, ["cat", "pig"], 3) == ["pig 67%", "-", "cat/pig 50%"]
+
+
+def test_a_row_label_starts_at_the_left_edge_of_its_row():
+    from iapix.plot import sketch_grid
+
+    s = np.array([[0, 0, 0], [10, 5, 1]], np.float32)
+    fig = sketch_grid([s] * 6, ncols=3, titles=["a long label for the whole row", "", "", "one", "two", ""])
+    first, second = fig.axes[0], fig.axes[3]
+    assert first.get_title(loc="left") == "a long label for the whole row" and first.get_title() == ""
+    assert second.get_title() == "one" and second.get_title(loc="left") == ""  # titles of single cells stay centred
+
+
 def test_cli_sample(trained, tmp_path, capsys):
     from iapix.cli import main
 

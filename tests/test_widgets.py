@@ -95,6 +95,8 @@ def test_component_panel_samples_and_members(trained):
     assert titles(fig)[5:] == [f"{data.categories[data.labels['test'][i]]} #{i}" for i in picked]
     assert f"Gaussian {live} of {model.latent.K}" in fig.get_suptitle()
     assert f"α = {float(alpha[live]):.3g}" in fig.get_suptitle()
+    majority = Wd.component_majority(labels, data.labels["test"], data.categories, model.latent.K)[live]
+    assert f"test codes, {majority}; " in fig.get_suptitle()  # e.g. "pig 62%": the members' majority category
     # a Gaussian no test code belongs to (here: every code relabelled to the live one): the member cell says so
     other = (live + 1) % model.latent.K
     fig = Wd.component_panel(ck, data, other, n=2, codes=(mu, s2, torch.full_like(labels, live)))
@@ -243,6 +245,10 @@ def test_explorer_reports_a_bad_component_in_its_output(trained):
     assert ex.error is None and "seed 3" in ex.figure.get_suptitle()
     bad = Wd.Explorer(ck, data, component=-2, n=1)
     assert "component -2" in bad.output.outputs[0]["text"] and bad.figure is None
+    codes = Wd.split_codes(ck.model, data)  # codes already computed are reused, not encoded again
+    assert Wd.Explorer(ck, data, n=1, codes=codes).codes is codes
+    with pytest.raises(ValueError, match="codes: expected the 32 test codes"):
+        Wd.Explorer(ck, data, n=1, codes=tuple(c[:5] for c in codes))
 
 
 def test_the_pictures_are_legible_at_notebook_width(trained):
