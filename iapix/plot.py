@@ -73,9 +73,10 @@ def plot_image(ax: "Axes", image: np.ndarray, title: str | None = None) -> None:
 
 
 def sketch_grid(sketches: Sequence[np.ndarray], ncols: int = 8, titles: Sequence[str] | None = None,
-                size: float = 1.4):
-    """A figure with one sketch per cell; returns the figure. A title on a row's first cell, with no title on
-    the rest of the row, labels the whole row: it starts at the row's left edge and may run across it."""
+                size: float = 1.4, row_titles: bool = False):
+    """A figure with one sketch per cell; returns the figure. With ``row_titles`` a title on a row's first cell,
+    with no title on the rest of the row, labels the whole row: it starts at the row's left edge and may run
+    across it (otherwise every title is centred on its cell)."""
     import matplotlib.pyplot as plt
 
     n = len(sketches)
@@ -86,7 +87,7 @@ def sketch_grid(sketches: Sequence[np.ndarray], ncols: int = 8, titles: Sequence
             ax.axis("off")
             continue
         title = titles[k] if titles else None
-        row_label = bool(title) and k % ncols == 0 and not any(titles[k + 1:k + ncols])
+        row_label = row_titles and bool(title) and k % ncols == 0 and not any(titles[k + 1:k + ncols])
         plot_sketch(ax, sketches[k], title=None if row_label else title)
         if row_label:
             ax.set_title(title, fontsize=8, loc="left")

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from iapix.checkpoint import Checkpoint
-from iapix.data import denormalise, from_stroke5, normalise
+from iapix.data import Prepared, denormalise, from_stroke5, normalise
 from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.model import IAPix
 
@@ -171,8 +171,8 @@ def to_svg(sketch: np.ndarray, size: float = 128.0, margin: float = 4.0, stroke_
 
 
 def save_grid(sketches: Sequence[np.ndarray], path: str | Path, ncols: int = 8,
-              titles: Sequence[str] | None = None) -> Path:
-    """A PNG grid of sketches (matplotlib)."""
+              titles: Sequence[str] | None = None, row_titles: bool = False) -> Path:
+    """A PNG grid of sketches (matplotlib); ``row_titles``: see :func:`iapix.plot.sketch_grid`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,7 +182,7 @@ def save_grid(sketches: Sequence[np.ndarray], path: str | Path, ncols: int = 8,
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = sketch_grid(sketches, ncols=ncols, titles=titles)
+    fig = sketch_grid(sketches, ncols=ncols, titles=titles, row_titles=row_titles)
     try:
         save_figure(fig, path, dpi=90)
     finally:
@@ -214,6 +214,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--svg-dir", default=None, help="also write one SVG per sketch here")
 
 
+def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tensor, Tensor, Tensor]:
+    """Codes of one split: ``(mu [N, D], s2 [N, D], labels [N])``, labels = the component of each code
+    (``model.latent.labels``: the arg-max of the BYY weights for ia, of the posterior otherwise)."""
+    if split not in data.images:
+        raise ValueError(f"split {split!r}: data has {sorted(data.images)}")
+    if len(data.images[split]) == 0:
+        raise ValueError(f"data: the {split} split is empty (prepare() kept no {split} sketch)")
+    mu, s2 = encode(model, data.images[split])
+    device = model.latent.alpha.device
+    return mu, s2, model.latent.labels(mu.to(device), s2.to(device)).cpu()
+
+
 def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
                        K: int) -> list[str]:
     """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
@@ -240,10 +252,7 @@ def per_gaussian_grid(ck: Checkpoint, n: int, data_dir: str | Path = "data", tem
 
     data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale)
     latent = ck.model.latent
-    mu, s2 = encode(ck.model, data.images["test"])
-    device = latent.alpha.device
-    majority = component_majority(latent.labels(mu.to(device), s2.to(device)).cpu(), data.labels["test"],
-                                  ck.categories, latent.K)
+    majority = component_majority(split_codes(ck.model, data)[2], data.labels["test"], ck.categories, latent.K)
     alpha = latent.alpha.cpu()
     sketches, titles = [], []
     for k in [int(k) for k in alpha.argsort(descending=True) if alpha[k] > ALIVE]:
@@ -289,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         recon = conditional(ck, data.images["test"][pick], **opts)
         sketches = [s for pair in zip(originals, recon) for s in pair]
         titles = [t for i in pick for t in (f"{ck.categories[data.labels['test'][i]]} #{i}", "reconstruction")]
-    path = save_grid(sketches, out, ncols=ncols, titles=titles)
+    path = save_grid(sketches, out, ncols=ncols, titles=titles, row_titles=args.component == "all")
     print(f"{len(sketches)} sketches -> {path}")
     if args.svg_dir:
         from iapix.plot import write_safely

@@ -47,7 +47,15 @@ from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.latent import ALIVE
 from iapix.model import IAPix
 from iapix.plot import plot_image, plot_sketch
-from iapix.sample import check_component, component_majority, decode, encode, from_component, interpolate_components
+from iapix.sample import (
+    check_component,
+    component_majority,
+    decode,
+    encode,
+    from_component,
+    interpolate_components,
+    split_codes,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import FigureBase
@@ -90,17 +98,6 @@ def _how(temperature: float, greedy: bool, seed: int | None) -> str:
 def _pixels(data: Prepared, scale: float, i: int) -> np.ndarray:
     """Test sketch ``i`` of ``data`` (normalised stroke-3) back in pixel units."""
     return denormalise([data.strokes["test"][i]], scale)[0]
-
-
-def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tensor, Tensor, Tensor]:
-    """Codes of one split: ``(mu [N, D], s2 [N, D], labels [N])``, labels = the component of each code."""
-    if split not in data.images:
-        raise ValueError(f"split {split!r}: data has {sorted(data.images)}")
-    if split == "test":
-        _check_test(data)
-    mu, s2 = encode(model, data.images[split])
-    device = model.latent.alpha.device
-    return mu, s2, model.latent.labels(mu.to(device), s2.to(device)).cpu()
 
 
 def members(labels: Tensor | np.ndarray, k: int, count: int) -> np.ndarray:
@@ -371,7 +368,7 @@ class Explorer:
         n_test = _check_test(data)
         model = ck.model
         self.ck, self.data, self.dpi = ck, data, dpi
-        if codes is not None and not len(codes[2]) == n_test:
+        if codes is not None and len(codes[2]) != n_test:
             raise ValueError(f"codes: expected the {n_test} test codes of split_codes(model, data), "
                              f"got {len(codes[2])}")
         self.codes = codes if codes is not None else split_codes(model, data)  # once: the members of every Gaussian

@@ -316,8 +316,8 @@ for name in shipped:  # the training logs and learning curves shipped beside eac
 # * the right-hand panels count the Gaussians still alive. iapix's IA updates the mixture with EM weights during the
 #   image warm-up and with BYY harmony weights after it; BYY may then switch off Gaussians that the codes do not
 #   need (notebook 03; notebook 06, section 2, shows why it must not start too early). RPCL's EM, with its tiny
-#   rival penalty, tends to keep them all. Whether the survivors separate cats from pigs is what notebook 07
-#   measures;
+#   rival penalty, tends to keep them all. Whether the survivors separate the categories is what notebook 07
+#   measures (on the five-category pair);
 # * an epoch that did not improve (a cross in the last plot) was rolled back: the next epoch starts again from the
 #   best checkpoint (unless the run trained on with `--no-rollback`).
 
@@ -386,7 +386,7 @@ late = lambda rows: [r for r in rows if r["step"] >= 4000]  # noqa: E731
 test_sizes = {c: len(read_npz(DATA / f"{c}.npz")["test"]) for c in CATS}
 pig_share = test_sizes["pig"] / sum(test_sizes.values())
 bound = read_checkpoint(CHECKPOINTS / "classifier-catpig.pt", ("info",),
-                        "the classifier cache of notebook 07")["info"]["test_acc"]
+                        "the cat/pig Rec classifier")["info"]["test_acc"]
 span = lambda rows, k: (min(r[k] for r in late(rows)), max(r[k] for r in late(rows)))  # noqa: E731
 moves = max(abs(a["rec"] - b["rec"]) for rows in (ia_c, rp_c) for a, b in zip(late(rows), late(rows)[1:]))
 display(Markdown(f"""
@@ -399,7 +399,8 @@ pigs among the {sum(test_sizes.values())} test sketches; the classifier's own bo
 {span(rp_c, 'rec')[1]:.2f} for RPCL, moving by up to {moves:.2f} from one snapshot to the next. Ret@1 climbs from a
 few hundredths towards a tenth for IA ({span(ia_c, 'ret1')[1]:.2f} at best) and stays near 0.05 for RPCL. The
 Gaussians stay alive; NMI stays far below 1 and so does the per-Gaussian control: the samples are recognisable
-heads, but the mixture does not sort them by category. Notebooks 06 and 07 look at these checkpoints in detail.
+heads, but the mixture does not sort them by category. Notebook 08 uses these checkpoints; 06 and 07 look at the
+five-category pair, whose Gaussians do follow the categories, in detail.
 """))
 print("\n".join([
     holds(all(at(c, 1000)["ended"] < 0.2 and at(c, 1000)["mean_length"] >= 150 for c in (ia_c, rp_c)),

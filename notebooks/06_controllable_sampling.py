@@ -68,15 +68,13 @@ from iapix.latent import ALIVE, GMMLatent
 from iapix.model import IAPix
 from iapix.plot import plot_sketch, strokes_to_lines
 from iapix.raster import render
-from iapix.sample import encode, from_component, interpolate, to_svg
+from iapix.sample import component_majority, encode, from_component, interpolate, split_codes, to_svg
 from iapix.widgets import (
     Explorer,
     code_strip,
-    component_majority,
     component_panel,
     interpolation_strip,
     reconstruction_panel,
-    split_codes,
     suptitle,
     temperature_strip,
 )
@@ -322,16 +320,16 @@ print(holds(em_alive.min() == K, f"EM: all {K} alive at every update"), "-",
 # category by then (`docs/latent-space.md`: k-means on the codes alone follows the categories about as well as the
 # mixture does): BYY pruned only the Gaussians EM had left unused (above), and the survivors are the categories and
 # styles of section 1. RPCL's updates (a hard winner, a lightly repelled runner-up) prune nothing
-# for good: its small Gaussians hover around the threshold (the dashed line), while a few big ones take nearly all
-# the codes.
+# for good: its small Gaussians drift below the threshold and back (the dashed line dips below ten), while a few big
+# ones take nearly all the codes.
 #
 # **What is still weak.** Alive is not the same as meaningful. `iapix curve` (notebook 05) measured each checkpoint
 # on all 1 200 test sketches at the step it was saved: NMI; the *per-Gaussian control*, the smallest share, over the
 # Gaussians with $\alpha_k \ge 0.1$, of a Gaussian's samples that the Rec classifier puts in that Gaussian's
 # majority category (1: every heavy Gaussian draws one category); the share of generations that end by
-# $p_\text{end}$; Rec (the share of reconstructions the classifier puts in their source's category; chance: the
-# largest category, 250 / 1 200 = 0.21) and Ret@1 (the share whose nearest test code is their source's; chance
-# 1/1 200):
+# $p_\text{end}$; Rec (the share of reconstructions the classifier puts in their source's category; always naming
+# the largest category would score 250 / 1 200 = 0.21) and Ret@1 (the share whose nearest test code is their
+# source's; chance 1/1 200):
 
 # %%
 classifier, clf_info = load_or_train_classifier(CHECKPOINTS / "classifier-five.pt", data, progress=False)
@@ -364,7 +362,8 @@ per-Gaussian control is {ia['control']:.2f} for IA and {rp['control']:.2f} for R
 Gaussian's share, so it does not tell IA's one-category Gaussians from RPCL's mixed ones: both models have a heavy
 Gaussian whose samples the classifier reads as several categories (section 3 shows which). {ia['ended']:.0%} of IA's
 generations and {rp['ended']:.0%} of RPCL's end by $p_\\text{{end}}$; the rest run to $N_\\max$. Rec
-({ia['rec']:.2f} for IA, {rp['rec']:.2f} for RPCL) lies between chance ({chance:.2f}) and the classifier's own accuracy
+({ia['rec']:.2f} for IA, {rp['rec']:.2f} for RPCL) lies between the share of the largest category ({chance:.2f})
+and the classifier's own accuracy
 ({clf_info['test_acc']:.2f}), while Ret@1 ({ia['ret1']:.3f} and {rp['ret1']:.3f}) is less than half of it: a
 reconstruction keeps the category more often than the particular sketch.
 """))
@@ -658,7 +657,8 @@ display(SVG(svg))
 # from iapix.sample import conditional, to_svg, save_grid        # CLI: iapix sample --component K | --interpolate A B
 #                                                                #      | --from-test N
 # from iapix.widgets import component_panel, interpolation_strip, code_strip, temperature_strip, reconstruction_panel
-# from iapix.widgets import Explorer, component_majority         # Explorer(ck, data, codes=...).widget
+# from iapix.widgets import Explorer                             # Explorer(ck, data, codes=...).widget
+# from iapix.sample import split_codes, component_majority       # the test codes, each Gaussian's majority
 # from iapix.evaluate import predict, ended_share                # the Rec classifier's reading of samples
 # from iapix.checkpoint import load_checkpoint                   # ck: .model, .scale, .max_len, .categories, .info
 # ```

@@ -413,7 +413,7 @@ five of the minority one. Within a style what tells a cat from a pig (a snout, w
 **RPCL's few big Gaussians mix everything.** Its three largest Gaussians hold
 {sum(g['n'] for g in rp_big) / N:.0%} of the test codes, and each mixes the categories: their majority
 category is only {', '.join(f"{max(g['shares']):.0%}" for g in rp_big)} of their codes, and
-{', '.join(map(str, spread))} of the five categories have at least 10 % of them. Its other
+at least two of the five categories have 10 % or more of each one's codes. Its other
 {o_rp['alive'] - 3} alive Gaussians are small and pure, a few dozen codes each at most. Hence the NMIs:
 {o_ia['nmi']:.2f} for IA against {o_rp['nmi']:.2f} for RPCL.
 

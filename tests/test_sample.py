@@ -117,10 +117,13 @@ def test_a_row_label_starts_at_the_left_edge_of_its_row():
     from iapix.plot import sketch_grid
 
     s = np.array([[0, 0, 0], [10, 5, 1]], np.float32)
-    fig = sketch_grid([s] * 6, ncols=3, titles=["a long label for the whole row", "", "", "one", "two", ""])
+    titles = ["a long label for the whole row", "", "", "one", "two", ""]
+    fig = sketch_grid([s] * 6, ncols=3, titles=titles, row_titles=True)
     first, second = fig.axes[0], fig.axes[3]
     assert first.get_title(loc="left") == "a long label for the whole row" and first.get_title() == ""
     assert second.get_title() == "one" and second.get_title(loc="left") == ""  # titles of single cells stay centred
+    plain = sketch_grid([s] * 6, ncols=3, titles=titles)  # by default every title is centred on its cell
+    assert plain.axes[0].get_title() == titles[0] and plain.axes[0].get_title(loc="left") == ""
 
 
 def test_cli_sample(trained, tmp_path, capsys):

@@ -79,6 +79,14 @@ def legibility_problems(fig, dpi: float = 72, min_px: float = 10, notebook_px: f
     return problems
 
 
+def test_members_take_the_middle_of_equal_parts():
+    labels = np.array([1] * 10 + [0] * 3)  # the test split is in category order: codes of Gaussian 1 first
+    assert Wd.members(labels, 1, 2).tolist() == [2, 7]  # not the first and the last (a minority at either end)
+    assert Wd.members(labels, 1, 5).tolist() == [1, 3, 5, 7, 9]
+    assert Wd.members(labels, 0, 5).tolist() == [10, 11, 12]  # fewer than asked: all of them
+    assert Wd.members(labels, 2, 3).tolist() == []
+
+
 def test_component_panel_samples_and_members(trained):
     ck, data = trained
     model = ck.model
