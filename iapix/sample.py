@@ -4,6 +4,8 @@
 * :func:`from_component` -- draw ``z ~ N(m_k, v_k)`` from Gaussian ``k`` of the learned GMM;
 * :func:`interpolate` / :func:`interpolate_components` -- codes on a straight line between two codes
   or two Gaussians' means;
+* :func:`component_counts` -- what each Gaussian holds (test codes per Gaussian and category), shown by
+  :func:`composition` (``"pig 62%, cat 32%"``) and :func:`component_majority` (``"pig 62%"``);
 * :func:`decode` -- any batch of codes to stroke-3 sketches: every sketch stops at its own ``p_end``
   (or ``N_max``) while the batch goes on (:meth:`iapix.decoder.SketchDecoder.generate`). A sketch
   whose first point is ``p_end`` comes back empty (0 rows): render it with ``allow_empty=True``;
@@ -226,19 +228,46 @@ def split_codes(model: IAPix, data: Prepared, split: str = "test") -> tuple[Tens
     return mu, s2, model.latent.labels(mu.to(device), s2.to(device)).cpu()
 
 
+def component_counts(labels: Tensor | np.ndarray, categories_of: np.ndarray, K: int, C: int) -> np.ndarray:
+    """What each Gaussian holds: ``counts [K, C]`` (ints), ``counts[k, c]`` = codes labelled ``k`` (``labels [N]``,
+    in ``0..K-1``) whose category (``categories_of [N]``, in ``0..C-1``) is ``c``. A Gaussian that labels no code
+    has a row of zeros."""
+    labels, cats = np.asarray(labels).astype(np.int64), np.asarray(categories_of).astype(np.int64)
+    if labels.shape != cats.shape or labels.ndim != 1:
+        raise ValueError(f"component_counts: labels {labels.shape} and categories {cats.shape} must be [N] each")
+    if len(labels) and not (0 <= labels.min() and labels.max() < K and 0 <= cats.min() and cats.max() < C):
+        raise ValueError(f"component_counts: labels must be in 0..{K - 1}, categories in 0..{C - 1}")
+    return np.bincount(labels * C + cats, minlength=K * C).reshape(K, C)
+
+
+def largest_categories(row: np.ndarray) -> np.ndarray:
+    """Category indices of one Gaussian's row of :func:`component_counts` ``[C]``, largest count first. The one
+    tie-break of the package: equal counts keep their category order (the lower index first)."""
+    return np.argsort(-np.asarray(row), kind="stable")
+
+
+def composition(row: np.ndarray, names: Sequence[str], top: int | None = None, sep: str = ", ") -> str:
+    """One Gaussian's categories as ``"pig 62%, cat 32%"``: its ``top`` largest (all by default; categories it
+    does not hold are left out) in the order of :func:`largest_categories`, each with its share of the Gaussian's
+    codes; ``"-"`` when it holds none. ``row``: its row of :func:`component_counts` ``[C]``."""
+    row = np.asarray(row)
+    n = row.sum()
+    if n == 0:
+        return "-"
+    return sep.join(f"{names[c]} {100 * row[c] / n:.0f}%" for c in largest_categories(row)[:top] if row[c])
+
+
 def component_majority(labels: Tensor | np.ndarray, categories_of: np.ndarray, names: Sequence[str],
                        K: int) -> list[str]:
-    """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie, ``"-"`` when
-    no test code has the component)."""
-    labels, out = np.asarray(labels), []
-    for k in range(K):
-        cats = np.asarray(categories_of)[labels == k]
-        if len(cats) == 0:
+    """Each component's majority test category, e.g. ``"pig 62%"`` (``"cat/pig 50%"`` for a tie: all the tied
+    categories, in category order; ``"-"`` when no test code has the component)."""
+    out = []
+    for row in component_counts(labels, categories_of, K, len(names)):
+        if row.sum() == 0:
             out.append("-")
             continue
-        counts = np.bincount(cats, minlength=len(names))
-        top = "/".join(names[j] for j in np.flatnonzero(counts == counts.max()))  # a tie names all of them
-        out.append(f"{top} {100 * counts.max() / len(cats):.0f}%")
+        top = "/".join(names[c] for c in np.flatnonzero(row == row.max()))  # a tie names all of them
+        out.append(f"{top} {100 * row.max() / row.sum():.0f}%")
     return out
 
 

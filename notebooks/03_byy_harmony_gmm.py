@@ -418,6 +418,7 @@ print(holds(bool((h_curve.diff() > 0).all()), "the harmony term only grows with 
 # %%
 from iapix.data import prepare
 from iapix.encoder import Encoder
+from iapix.sample import component_counts
 
 prep = prepare(["cat", "pig"], DATA, limit=100 if QUICK else None)
 images = torch.from_numpy(prep.images["test"]).unsqueeze(1)
@@ -445,8 +446,8 @@ rows, fits = [], {}
 for name, objective in [("BYY (ia)", "ia"), ("EM (rpcl, first 500 steps)", "rpcl")]:
     gmm = fits[objective] = fit_codes(objective)
     lab = gmm.labels(mu, s2).numpy()
-    counts = " / ".join(f"{c}: " + ",".join(str(int(((labels == c_i) & (lab == k)).sum())) for k in range(4))
-                        for c_i, c in enumerate(prep.categories))
+    n = component_counts(lab, labels, 4, len(prep.categories))  # [K, C]
+    counts = " / ".join(f"{c}: " + ",".join(str(x) for x in n[:, c_i]) for c_i, c in enumerate(prep.categories))
     rows.append([name, int(gmm.components_alive().sum()), " ".join(f"{a:.3f}" for a in gmm.alpha.tolist()),
                  f"{gmm.variances.mean():.2f}", counts])
 display(table(rows, ["GMM update", "alive", "alpha_k", "mean v", "sketches per component (cat: k=1..4 / pig: ...)"]))
@@ -493,7 +494,7 @@ from sklearn.metrics import normalized_mutual_info_score as nmi_score
 from tqdm.auto import tqdm
 
 from iapix.checkpoint import load_checkpoint
-from iapix.sample import encode
+from iapix.sample import composition, encode, largest_categories
 
 shipped = {}
 for name in tqdm(("ia", "rpcl"), desc="encode the test sketches (per shipped model)"):
@@ -501,8 +502,7 @@ for name in tqdm(("ia", "rpcl"), desc="encode the test sketches (per shipped mod
     test = prepare(ck.categories, DATA, scale=ck.scale, max_len=ck.max_len)  # every test sketch, quick or not
     mu_t, s2_t = encode(ck.model, test.images["test"])
     comp = ck.model.latent.labels(mu_t, s2_t).numpy()
-    counts = np.array([[int(((test.labels["test"] == i) & (comp == k)).sum()) for k in range(ck.model.latent.K)]
-                       for i in range(len(ck.categories))])
+    counts = component_counts(comp, test.labels["test"], ck.model.latent.K, len(ck.categories))  # [K, C]
     shipped[name] = ck, counts, nmi_score(test.labels["test"], comp)
 
 # %%
@@ -513,7 +513,7 @@ for name, (ck, counts, _) in shipped.items():
           f"(alpha > 1e-3)")
     alive = [k for k in range(lat.K) if lat.alpha[k] > 1e-3]
     display(table([["alpha", *(f"{float(lat.alpha[k]):.2f}" for k in alive)]]
-                  + [[c, *row[alive]] for c, row in zip(ck.categories, counts)],
+                  + [[c, *row[alive]] for c, row in zip(ck.categories, counts.T)],
                   [f"{name}: test sketches of"] + [f"k = {k}" for k in alive]))
 
 # %%
@@ -525,10 +525,12 @@ num = lambda x: f"{x:,}".replace(",", " ")  # noqa: E731  (3 000, as in the text
 
 
 def described(counts):
-    # per used Gaussian (most test codes first): its majority category, the majority's share, the runner-up category
-    used = [k for k in np.argsort(-counts.sum(0)) if counts[:, k].sum() > 0]
-    return [(int(k), cats[int(np.argsort(-counts[:, k])[0])], counts[:, k].max() / counts[:, k].sum(),
-             cats[int(np.argsort(-counts[:, k])[1])], int(counts[:, k].sum())) for k in used]
+    # per used Gaussian (most test codes first): k, its majority category, the majority's share, the runner-up
+    # category, its number of test codes
+    used = [int(k) for k in np.argsort(-counts.sum(1), kind="stable") if counts[k].sum() > 0]
+    ranked = {k: largest_categories(counts[k]) for k in used}  # ties: the lower category index first
+    return [(k, cats[ranked[k][0]], counts[k].max() / counts[k].sum(), cats[ranked[k][1]], int(counts[k].sum()))
+            for k in used]
 
 
 ia_d, rp_d = described(ia_counts), described(rp_counts)
@@ -537,18 +539,24 @@ pure = [d for d in ia_d if d[2] >= 0.8]
 mixed = [d for d in ia_d if d[2] < 0.8]
 n_test = int(ia_counts.sum())
 top3 = sum(d[4] for d in rp_d[:3]) / n_test
-fmt = lambda ds: ", ".join(f"$k = {k}$: {share:.0%} {maj}" for k, maj, share, _, _ in ds)  # noqa: E731
+
+
+def fmt(counts, ds):
+    # "$k = 3$: face 93%, ...": each Gaussian's majority category and its share
+    return ", ".join(f"$k = {d[0]}$: {composition(counts[d[0]], cats, top=1)}" for d in ds)
+
+
 display(Markdown(f"""
 The shipped IA model ran {num(ia.info['step'])} steps: {num(em_steps)} with EM weights during its image warm-up,
 then {num(ia.info['step'] - em_steps)} BYY harmony steps. BYY kept {ia_alive} of its {ia.model.latent.K}
 Gaussians and switched the others off: the model selection of section 2, now on codes that have structure. The
-survivors' test codes are mostly one category each: {fmt(pure)}. {"The rest mix two categories: " + fmt(mixed)
-+ "." if mixed else ""} Cats and pigs are the pair that shares: a Gaussian can hold one *style* (heads with ears,
-whole animals seen from the side) of both (notebook 06 shows what each one draws).
+survivors' test codes are mostly one category each: {fmt(ia_counts, pure)}. {"The rest mix two categories: "
++ fmt(ia_counts, mixed) + "." if mixed else ""} Cats and pigs are the pair that shares: a Gaussian can hold one
+*style* (heads with ears, whole animals seen from the side) of both (notebook 06 shows what each one draws).
 
 RPCL's mixture, fitted by EM with a small rival penalty under a KL loss, keeps {rp_alive} Gaussians alive, but
-three of them label {top3:.0%} of the test codes, each a mix ({fmt(rp_d[:3])}). The normalised mutual information
-between component label and category (1: the Gaussians are the categories, 0: they say nothing about them):
+three of them label {top3:.0%} of the test codes, each a mix ({fmt(rp_counts, rp_d[:3])}). The normalised mutual
+information between component label and category (1: the Gaussians are the categories, 0: they say nothing about them):
 IA {nmi['ia']:.2f}, RPCL {nmi['rpcl']:.2f}. Notebook 07 measures the overlap between the Gaussians and what each
 one draws.
 """))
@@ -556,7 +564,7 @@ print("\n".join([
     holds(ia.info["step"] > em_steps and int(ia.model.latent.steps) == ia.info["step"],
           "ia: BYY steps after the warm-up; one GMM update per step"),
     within(ia_alive, 4, 8, "ia: Gaussians alive of 10 (BYY pruned some)"),
-    holds(all(ia_counts[:, k].sum() > 0 for k in range(ia.model.latent.K) if ia.model.latent.alpha[k] > 1e-3),
+    holds(all(ia_counts[k].sum() > 0 for k in range(ia.model.latent.K) if ia.model.latent.alpha[k] > 1e-3),
           "ia: every alive Gaussian labels some test codes"),
     holds({maj for _, maj, _, _, _ in pure} >= {"face", "radio", "alarm-clock"},
           "ia: faces, radios and alarm clocks each have a Gaussian at least 80 % theirs"),

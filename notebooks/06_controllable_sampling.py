@@ -68,7 +68,16 @@ from iapix.latent import ALIVE, GMMLatent
 from iapix.model import IAPix
 from iapix.plot import plot_sketch, strokes_to_lines
 from iapix.raster import render
-from iapix.sample import component_majority, encode, from_component, interpolate, split_codes, to_svg
+from iapix.sample import (
+    component_counts,
+    component_majority,
+    composition,
+    encode,
+    from_component,
+    interpolate,
+    split_codes,
+    to_svg,
+)
 from iapix.widgets import (
     Explorer,
     code_strip,
@@ -126,7 +135,7 @@ alphas = {name: m.latent.alpha.numpy() for name, m in models.items()}
 counts = {}  # counts[name][k, c]: test codes of category c labelled k
 for name, m in models.items():
     lab = codes[name][2].numpy()
-    counts[name] = np.stack([np.bincount(test_labels[lab == k], minlength=len(CATS)) for k in range(K)])
+    counts[name] = component_counts(lab, test_labels, K, len(CATS))
     v = m.latent.variances.mean(1).numpy()
     rows = [[k, f"{alphas[name][k]:.3g}", f"{v[k]:.3g}", *counts[name][k], counts[name][k].sum()] for k in range(K)]
     display(Markdown(f"**{NAMES[name]}**: test codes per Gaussian and category"))
@@ -139,12 +148,6 @@ for name in models:
 
 
 # %%
-def composition(c: np.ndarray, top: int = 2) -> str:
-    """A Gaussian's members as "pig 62 %, cat 32 %" (its `top` largest categories)."""
-    order = np.argsort(-c, kind="stable")[:top]
-    return ", ".join(f"{CATS[j]} {100 * c[j] / c.sum():.0f} %" for j in order if c[j])
-
-
 ANIMALS = [CATS.index("cat"), CATS.index("pig")]
 a_ia, n_ia = alphas["ia"], counts["ia"]
 ia_alive = [k for k in np.argsort(-a_ia, kind="stable") if a_ia[k] > ALIVE]  # heaviest first
@@ -170,9 +173,9 @@ labels and the categories, sums this up: 1 when the Gaussians are the categories
 
 * **IA** keeps {alive['ia']} of its {K} Gaussians; the other {K - alive['ia']} have $\\alpha_k$ at the clip
   ($10^{{-10}}$) and no test code. {len(pure)} of the survivors are at least 80 % one category:
-  {'; '.join(f'Gaussian {k} ({composition(n_ia[k], 1)})' for k in pure)}. The other {len(mixed)} hold cats and pigs
-  together ({'; '.join(f'Gaussian {k}: {composition(n_ia[k])}' for k in mixed)}): they do not separate the two
-  animals (section 3 shows what they hold instead). NMI {scores['ia']:.2f}.
+  {'; '.join(f'Gaussian {k} ({composition(n_ia[k], CATS, top=1)})' for k in pure)}. The other {len(mixed)} hold
+  cats and pigs together ({'; '.join(f'Gaussian {k}: {composition(n_ia[k], CATS, top=2)}' for k in mixed)}): they
+  do not separate the two animals (section 3 shows what they hold instead). NMI {scores['ia']:.2f}.
 * **RPCL** keeps {alive['rpcl']} Gaussians alive, but its three most used ones (Gaussians
   {', '.join(str(k) for k in big)}) hold {n_big} of the {len(test_labels)} test codes, and each is a mix: its
   largest category is only {100 * min(big_share):.0f}–{100 * max(big_share):.0f} % of its members. The other
@@ -431,7 +434,7 @@ for name in models:
     lab = codes[name][2].numpy()
     shape[name] = {k: (float(np.median(test_aspect[lab == k])), float((test_aspect[lab == k] > 1.3).mean()))
                    for k in rows_of[name]}
-    display(table([[k, f"{alphas[name][k]:.3g}", counts[name][k].sum(), composition(counts[name][k]),
+    display(table([[k, f"{alphas[name][k]:.3g}", counts[name][k].sum(), composition(counts[name][k], CATS, top=2),
                     f"{shape[name][k][0]:.2f}", f"{shape[name][k][1]:.0%}"] for k in rows_of[name]],
                   [f"{name.upper()} k", "alpha", "members", "largest categories", "median width / height",
                    "wider than 1.3 : 1"]))
@@ -497,7 +500,7 @@ display(Markdown(f"""
   pose Gaussian does not choose between cat and pig.
 * **RPCL**: the rows of its three big Gaussians ({', '.join(str(k) for k in big_rows)}) hold all five categories in
   their members, and their samples are no single category either (at most three quarters in one). Its smaller
-  Gaussians ({'; '.join(f"{k}: {composition(counts['rpcl'][k], 1)}" for k in small_rows)}) are purer and their
+  Gaussians ({'; '.join(f"{k}: {composition(counts['rpcl'][k], CATS, top=1)}" for k in small_rows)}) are purer and their
   samples are read as their members' category more often, but together they hold only
   {sum(int(counts['rpcl'][k].sum()) for k in small_rows)} of the {len(test_labels)} test codes.
 * Either way, some samples do not end: the decoder keeps drawing until $N_\\max$, which leaves a dense scribble
@@ -524,7 +527,8 @@ fig
 # %%
 majority = {name: component_majority(codes[name][2], test_labels, CATS, K) for name in models}
 display(Markdown("The members of the two ends: " + "; ".join(
-    f"{name.upper()}: Gaussian {a} ({composition(counts[name][a])}) → Gaussian {b} ({composition(counts[name][b])})"
+    f"{name.upper()}: Gaussian {a} ({composition(counts[name][a], CATS, top=2)}) → "
+    f"Gaussian {b} ({composition(counts[name][b], CATS, top=2)})"
     for name, (a, b) in ends.items()) + ". Each strip starts at the drawing of one mean and ends at the other's; in "
     "between, the decoder draws codes that lie between two Gaussians, where few training codes were. Compare where "
     "the drawing changes: gradually along the line, or at one point."))

@@ -62,7 +62,7 @@ from iapix.evaluate import (
 from iapix.latent import kl_weight
 from iapix.plot import plot_sketch, sketch_grid
 from iapix.raster import render
-from iapix.sample import encode
+from iapix.sample import component_counts, composition, encode, largest_categories
 
 LIMIT = None  # every test sketch, in the quick setting too: the shipped models are evaluated as `iapix evaluate` does
 CLASSIFIER = CHECKPOINTS / "classifier-five.pt"
@@ -309,20 +309,20 @@ for name in models:
 # test codes), as wide as its share of the codes, split by category:
 
 # %%
-def composition(name):
-    # per used Gaussian: its k, its codes and the share of each category among them, largest Gaussian first
+def gaussians(name):
+    # per used Gaussian, largest first: its k, its codes per category, their number, the share of each category
+    # among them, its majority category and the share of each category's codes it holds
     comp = models[name].latent.labels(test_mu[name], test_s2[name]).cpu().numpy()
-    out = []
-    for k in np.unique(comp):
-        counts = np.bincount(labels[comp == k], minlength=C)
-        out.append({"k": int(k), "n": int(counts.sum()), "shares": counts / counts.sum(),
-                    "majority": CATS[counts.argmax()], "of_category": counts / np.bincount(labels, minlength=C)})
+    counts = component_counts(comp, labels, models[name].latent.K, C)  # [K, C]
+    out = [{"k": k, "counts": row, "n": int(row.sum()), "shares": row / row.sum(),
+            "majority": CATS[largest_categories(row)[0]], "of_category": row / counts.sum(0)}
+           for k, row in enumerate(counts) if row.sum()]
     return comp, sorted(out, key=lambda g: -g["n"])
 
 
 comp, gauss = {}, {}
 for name in models:
-    comp[name], gauss[name] = composition(name)
+    comp[name], gauss[name] = gaussians(name)
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
 for ax, name in zip(axes, models):
     big = [g for g in gauss[name] if g["n"] >= 0.01 * N]
@@ -364,8 +364,7 @@ for row, g in zip(axes, members):
         ax.title.set_fontsize(10)
     for ax in row[len(idx):]:
         ax.axis("off")
-    top = np.argsort(g["shares"])[::-1][:2]
-    row[0].text(-0.15, 0.5, f"k={g['k']}\n{g['n']} codes\n" + "\n".join(f"{g['shares'][c]:.0%} {CATS[c]}" for c in top),
+    row[0].text(-0.15, 0.5, f"k={g['k']}\n{g['n']} codes\n" + composition(g["counts"], CATS, top=2, sep="\n"),
                 transform=row[0].transAxes, ha="right", va="center", fontsize=10)
 fig.tight_layout(rect=(0.1, 0, 1, 1))
 plt.show()

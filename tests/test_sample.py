@@ -111,6 +111,29 @@ def test_component_majority_counts_ties_and_empty_components():
     labels = np.array([0, 0, 0, 2, 2])
     cats = np.array([1, 1, 0, 0, 1])
     assert S.component_majority(labels, cats, ["cat", "pig"], 3) == ["pig 67%", "-", "cat/pig 50%"]
+    assert S.component_majority(torch.as_tensor(labels), cats, ["cat", "pig"], 3)[0] == "pig 67%"  # split_codes'
+
+
+def test_component_counts_and_composition_on_a_known_table():
+    # K = 4 Gaussians, C = 3 categories: 0 holds 2 dog + 1 cat, 1 nothing, 2 a 1-1 tie of cat and pig,
+    # 3 five pigs and three cats (62.5 % rounds to even: 62)
+    names = ["cat", "dog", "pig"]
+    labels = np.array([2, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 0, 2])
+    cats = np.array([2, 1, 1, 2, 0, 2, 0, 2, 0, 2, 2, 0, 0])
+    counts = S.component_counts(labels, cats, 4, 3)
+    assert counts.dtype.kind == "i" and counts.tolist() == [[1, 2, 0], [0, 0, 0], [1, 0, 1], [3, 0, 5]]
+    assert S.component_counts(torch.as_tensor(labels), cats, 4, 3).tolist() == counts.tolist()
+    assert S.component_counts(np.array([], int), np.array([], int), 2, 3).tolist() == [[0, 0, 0], [0, 0, 0]]
+    assert [S.largest_categories(r).tolist() for r in counts] == [[1, 0, 2], [0, 1, 2], [0, 2, 1], [2, 0, 1]]
+    assert [S.composition(r, names) for r in counts] == ["dog 67%, cat 33%", "-", "cat 50%, pig 50%",
+                                                         "pig 62%, cat 38%"]
+    assert S.composition(counts[2], names, top=1) == "cat 50%"  # the tie: the lower category index first
+    assert S.composition(counts[0], names, top=5, sep="\n") == "dog 67%\ncat 33%"  # held categories only
+    assert S.component_majority(labels, cats, names, 4) == ["dog 67%", "-", "cat/pig 50%", "pig 62%"]
+    with pytest.raises(ValueError, match="labels must be in 0..2"):
+        S.component_counts(labels, cats, 3, 3)  # a label 3 with K = 3
+    with pytest.raises(ValueError, match="must be \\[N\\] each"):
+        S.component_counts(labels, cats[:-1], 4, 3)
 
 
 def test_a_row_label_starts_at_the_left_edge_of_its_row():
