@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import typing
 from pathlib import Path
 
 from iapix.checkpoint import check_resumable, config_of, read_checkpoint
@@ -37,7 +38,7 @@ def _s2_clamp(text: str) -> str | tuple[float, float]:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per :class:`Config` field (default: the preset's value)."""
-    helps = config_help()
+    helps, hints = config_help(), typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
         flag, default = "--" + f.name.replace("_", "-"), getattr(Config(), f.name)
         kw: dict = dict(default=None, help=helps.get(f.name, ""))
@@ -47,8 +48,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             kw.update(action=argparse.BooleanOptionalAction)
         elif isinstance(default, tuple):
             kw.update(nargs="+", type=type(default[0]))
-        elif f.name == "max_steps":
-            kw.update(type=int)
+        elif default is None:  # `int | None`: the flag takes the int (not given: the preset's None)
+            kw.update(type=next(t for t in typing.get_args(hints[f.name]) if t is not type(None)))
         else:
             kw.update(type=type(default))
         if f.name == "objective":

@@ -200,12 +200,23 @@ def test_flags_override_the_preset():
     add_arguments(parser)
     args = parser.parse_args(["--config", "small", "--objective", "rpcl", "--no-group-by-length", "--lr", "3e-4",
                               "--categories", "cat", "pig", "face", "--image-shrink", "0.9", "1.0",
-                              "--s2-clamp", "none", "--max-steps", "7", "--epoch-steps", "0"])
+                              "--s2-clamp", "none", "--max-steps", "7", "--epoch-steps", "0", "--em-steps", "1500"])
     cfg = config_from_args(args)
     assert cfg == preset("small", objective="rpcl", group_by_length=False, lr=3e-4, categories=("cat", "pig", "face"),
-                         image_shrink=(0.9, 1.0), s2_clamp=None, max_steps=7, epoch_steps=0)
+                         image_shrink=(0.9, 1.0), s2_clamp=None, max_steps=7, epoch_steps=0, em_steps=1500)
     assert config_from_args(parser.parse_args([])) == preset("small")
     assert config_from_args(parser.parse_args(["--s2-clamp", "0.2,10"])).encoder_s2_clamp == (0.2, 10.0)
+
+
+def test_a_field_whose_default_is_none_takes_a_value_of_its_type():
+    """`int | None` fields (the preset says None: no limit, or "while the image loss is on") take an int."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    optional = [f.name for f in dataclasses.fields(Config) if getattr(Config(), f.name) is None and f.name != "s2_clamp"]
+    assert {"max_steps", "em_steps"} <= set(optional)
+    for name in optional:
+        args = parser.parse_args(["--" + name.replace("_", "-"), "12"])
+        assert getattr(config_from_args(args), name) == 12, name
 
 
 def test_old_checkpoint_configs_keep_their_behaviour():
