@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -51,7 +50,7 @@ from iapix.decoder import DEFAULT_TEMPERATURE
 from iapix.latent import ALIVE, GMMLatent, log_joint
 from iapix.model import IAPix
 from iapix.raster import render
-from iapix.sample import decode, encode
+from iapix.sample import component_counts, decode, encode, largest_categories
 
 RET_KS = (1, 10, 50)
 CLASSIFIER_FORMAT = 1
@@ -333,9 +332,10 @@ def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, tempe
     """How well each Gaussian controls the category: ``n`` sketches generated from codes ``z ~ N(m_k, v_k)``
     of every Gaussian with ``alpha_k >= min_alpha``, labelled by the classifier.
 
-    Returns one dict per such Gaussian: ``{k, alpha, majority (category), share (of the n sketches the
-    classifier puts in the majority category), ended (share that stopped at p_end)}``. A Gaussian that
-    controls generation gives ``share`` near 1; a Gaussian that mixes categories, near ``1 / C``.
+    Returns one dict per such Gaussian: ``{k, alpha, majority (category; a tie goes to the first,
+    :func:`iapix.sample.largest_categories`), share (of the n sketches the classifier puts in the majority
+    category), ended (share that stopped at p_end)}``. A Gaussian that controls generation gives ``share``
+    near 1; a Gaussian that mixes categories, near ``1 / C``.
     """
     from iapix.sample import from_component
 
@@ -343,8 +343,9 @@ def component_control(ck: Checkpoint, classifier: nn.Module, n: int = 100, tempe
     for k in torch.nonzero(alpha >= min_alpha).flatten().tolist():
         sketches = from_component(ck, k, n, temperature, greedy, seed=seed + k)
         pred = predict(classifier, render(sketches, allow_empty=True))
-        major, count = Counter(pred.tolist()).most_common(1)[0]
-        out.append({"k": k, "alpha": float(alpha[k]), "majority": ck.categories[major], "share": count / n,
+        row = np.bincount(np.asarray(pred), minlength=len(ck.categories))  # [C]
+        major = int(largest_categories(row)[0])
+        out.append({"k": k, "alpha": float(alpha[k]), "majority": ck.categories[major], "share": int(row[major]) / n,
                     "ended": ended_share(sketches, ck.max_len)})
     return out
 
@@ -391,7 +392,9 @@ def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: S
       (``model.latent.labels(mu, s2)``: ``argmax_k b_ik`` for ia, ``argmax_k g_ik`` otherwise) and the
       categories;
     * ``purity``: share of test codes whose component's majority category is their own;
-    * ``components``: per used component ``{k, alpha, n, majority (category), share (of majority)}``.
+    * ``components``: per used component ``{k, alpha, n, majority (category), share (of majority)}``, from
+      :func:`iapix.sample.component_counts`; a tie for the majority goes to the first category
+      (:func:`iapix.sample.largest_categories`).
 
     With one Gaussian (the ``vae`` objective, K = 1) there is no pair and no second posterior:
     ``bc_weighted``, ``bc_max`` and ``ambiguous`` are ``None``; every code has label 0, so ``nmi`` is 0
@@ -426,14 +429,15 @@ def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: S
         out["ambiguous"] = None
     out["nmi"] = _nmi(labels, comp)
     names = list(categories) if categories is not None else None
-    comps, agree = [], 0
-    for k in np.unique(comp):
-        cats = Counter(labels[comp == k].tolist())
-        major, count = cats.most_common(1)[0]
-        agree += count
-        comps.append({"k": int(k), "alpha": float(alpha[k]), "n": int((comp == k).sum()),
-                      "majority": names[major] if names else int(major), "share": count / int((comp == k).sum())})
-    out["purity"] = agree / len(labels) if len(labels) else float("nan")
+    C = len(names) if names is not None else int(labels.max(initial=-1)) + 1
+    counts = component_counts(comp, labels, K, C)  # [K, C]
+    comps = []
+    for k in np.flatnonzero(counts.sum(1)):
+        row = counts[k]
+        major = int(largest_categories(row)[0])
+        comps.append({"k": int(k), "alpha": float(alpha[k]), "n": int(row.sum()),
+                      "majority": names[major] if names else major, "share": int(row[major]) / int(row.sum())})
+    out["purity"] = int(counts.max(1).sum()) / len(labels) if len(labels) else float("nan")
     out["components"] = comps
     return out
 

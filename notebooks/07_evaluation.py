@@ -101,10 +101,14 @@ if QUICK and not CLASSIFIER.is_file():
     raise FileNotFoundError(f"{CLASSIFIER} is missing: make it once with `iapix evaluate --classifier {CLASSIFIER} ...`"
                             " (the quick setting never trains a classifier)")
 clf, info = load_or_train_classifier(CLASSIFIER, data, progress=False)
-acc = float((predict(clf, data.images["test"]) == labels).mean())
+assert info["test_size"] == N
+ACC = info["test_acc"]  # its accuracy on these test sketches, as recorded in the cache when it was trained
+acc = float((predict(clf, data.images["test"]) == labels).mean())  # the same, measured again here
 print(f"classifier: trained on {info['train_size']} sketches for {info['epochs']} epochs; "
-      f"accuracy on the {N} real test sketches {acc:.3g}")
-print(within(acc, 0.88, 0.96, "classifier accuracy on the real test sketches (the text: about nine in ten)"))
+      f"accuracy on the {N} real test sketches {ACC:.3g} (recorded in {CLASSIFIER.name})")
+# measured again: a sketch near the border of two categories could fall the other way on another CPU's float kernels
+print(within(acc, ACC - 0.005, ACC + 0.005, f"accuracy measured here, against the recorded {ACC:.3g}"))
+print(within(ACC, 0.88, 0.96, "classifier accuracy on the real test sketches (the text: about nine in ten)"))
 
 # %% [markdown]
 # About nine real sketches in ten are classified correctly (chance, with five categories, is about one in five). A
@@ -189,9 +193,18 @@ print(holds(all(same_color(ax.title.get_color(), "black" if ok else "red")
 # $\sum_c p_c\, q_c$, where $p_c$ is the share of category $c$ among the sources and $q_c$ the share of generated
 # sketches the classifier calls $c$: its Rec on the sources of category $c$ would be $q_c$. So the figure shows,
 # for each model, Rec over all sources and Rec per source category, each bar with what an input-ignoring generator
-# would score there (black tick):
+# would score there (black tick).
+#
+# The generated sketches are sampled, and another CPU's float kernels can end a few of them a point earlier or later,
+# which can move a score in its second decimal. So the text quotes the scores that `iapix curve --split test`
+# recorded for these checkpoints (`checkpoints/five-small-{ia,rpcl}/curve.csv`: the same 1 200 sketches, $\tau$ = 0.24,
+# seed 0 and classifier), and each cell checks this notebook's own against them:
 
 # %%
+recorded = {}  # the row of each checkpoint's step in the curve `iapix curve --split test` measured
+for name, c in cks.items():
+    recorded[name] = {int(r["iteration"]): r for r in read_curve(CHECKPOINTS / f"five-small-{name}")}[
+        c.info["iteration"]]
 reports, per_cat, called, ignored = {}, {}, {}, {}
 p = np.bincount(labels, minlength=C) / N  # share of each category among the sources
 for name in models:
@@ -225,9 +238,16 @@ ax.legend(fontsize=11, loc="upper left", ncol=2)
 ax.set_title("Rec over all sources and per source category", fontsize=12)
 plt.show()
 print(f"sources: {', '.join(f'{c} {v:.3g}' for c, v in zip(CATS, p))}; the bound (classifier accuracy on the real "
-      f"sketches): {acc:.3g}")
+      f"sketches): {ACC:.3g}")
 print("Rec == sum over categories of (share of sources) x (Rec on that category), for", " and ".join(models))
-print("\n".join([within(reports["ia"]["rec"], 0.6, 0.88, "ia: Rec"),
+print("\n".join([*(f"{n}: iapix curve recorded Rec {recorded[n]['rec']:.3f}, ended by p_end {recorded[n]['ended']:.3f} "
+                   f"(step {int(recorded[n]['step'])})" for n in models),
+                 # 1 200 sketches: two standard errors of Rec are about 0.026
+                 *(within(reports[n]["rec"], recorded[n]["rec"] - 0.03, recorded[n]["rec"] + 0.03,
+                          f"{n}: Rec here, against the recorded one (+- 0.03)") for n in models),
+                 *(within(reports[n]["ended"], recorded[n]["ended"] - 0.03, recorded[n]["ended"] + 0.03,
+                          f"{n}: share ended by p_end here, against the recorded one (+- 0.03)") for n in models),
+                 within(reports["ia"]["rec"], 0.6, 0.88, "ia: Rec"),
                  within(reports["rpcl"]["rec"], 0.4, 0.8, "rpcl: Rec"),
                  *(holds(ignored[n] < reports[n]["rec"] < acc,
                          f"{n}: Rec lies between the input-ignored baseline and the bound") for n in models),
@@ -262,7 +282,10 @@ ax.legend(fontsize=11)
 plt.show()
 print(f"{N} ranks per model, each in 0..{N - 1}; chance: "
       + ", ".join(f"Ret@{k} {k / N:.3g}" for k in RET_KS) + f", mean rank {(N - 1) / 2:.4g}")
-print("\n".join([within(reports["ia"]["ret"]["ret@1"], 0.05, 0.2, "ia: Ret@1"),
+print("\n".join([*(f"{n}: iapix curve recorded Ret@1 {recorded[n]['ret1']:.3f}" for n in models),
+                 *(within(reports[n]["ret"]["ret@1"], recorded[n]["ret1"] - 0.03, recorded[n]["ret1"] + 0.03,
+                          f"{n}: Ret@1 here, against the recorded one (+- 0.03)") for n in models),
+                 within(reports["ia"]["ret"]["ret@1"], 0.05, 0.2, "ia: Ret@1"),
                  within(reports["rpcl"]["ret"]["ret@1"], 0.02, 0.15, "rpcl: Ret@1"),
                  *(holds(reports[n]["ret"]["ret@50"] > 5 * 50 / N and reports[n]["ret"]["mean_rank"] < (N - 1) / 2,
                          f"{n}: Ret@50 above five times chance, mean rank below the chance mean rank")
@@ -559,38 +582,50 @@ plt.show()
 control = {name: {d["k"]: d for d in reports[name]["control"]} for name in models}
 own = {c: control["ia"].get(home[c]["k"]) for c in ("face", "radio", "alarm-clock")}
 anim_ctrl = [control["ia"][g["k"]] for g in animal if g["k"] in control["ia"]]
-low = min(d["share"] for d in reports["ia"]["control"])
+low = {n: min(d["share"] for d in reports[n]["control"]) for n in models}  # control (min)
 display(Markdown(f"""
-IA's face, radio and alarm-clock Gaussians draw what they hold
-({', '.join(f"{own[c]['share']:.0%} {c}s" for c in own if own[c] is not None)} of their samples). The style
-Gaussians that mix cats and pigs control less: the lowest majority share over IA's heavy Gaussians is {low:.2f},
-and {min(d['share'] for d in anim_ctrl):.2f} among the animal ones. RPCL's heavy Gaussians, each a mix of several
-categories, draw mostly {', '.join(sorted({d['majority'] for d in reports['rpcl']['control']}))}
-(shares {', '.join(f"{d['share']:.2f}" for d in reports['rpcl']['control'])}).
+IA's face, radio and alarm-clock Gaussians draw what they hold: most of the samples of each are of its category
+(the bar labels). The style Gaussians that mix cats and pigs control less: the lowest majority share over IA's
+heavy Gaussians, its control (min), is an animal Gaussian's, {recorded['ia']['control']:.2f} in the curve that
+`iapix curve` recorded. RPCL's heavy Gaussians, each a mix of several categories, draw mixes too: each has fewer than
+half of its samples in one category (control (min) {recorded['rpcl']['control']:.2f}, recorded).
 """))
 checks = [
     *(holds(d is not None and d["majority"] == c, f"ia: the Gaussian holding most {c}s is heavy and draws mostly {c}s")
       for c, d in own.items()),
-    *(within(d["share"], 0.45, 1.0, f"ia: majority share of the samples of the {c} Gaussian") for c, d in own.items()),
+    *(within(d["share"], 0.5, 1.0, f"ia: majority share of the samples of the {c} Gaussian (the text: most)")
+      for c, d in own.items()),
     holds(len(anim_ctrl) >= 2, "ia: at least two of the animal Gaussians have alpha >= 0.1"),
     within(min(d["share"] for d in anim_ctrl), 0.2, 0.75, "ia: lowest majority share among the animal Gaussians"),
-    holds(min(d["share"] for d in anim_ctrl) < min(d["share"] for d in own.values()),
-          "ia: an animal Gaussian controls less than the face, radio and alarm-clock ones"),
-    within(low, 0.2, 0.75, "ia: control (min)"),
+    holds(min(d["share"] for d in anim_ctrl) == low["ia"] < min(d["share"] for d in own.values()),
+          "ia: the lowest majority share is an animal Gaussian's, below the face, radio and alarm-clock ones"),
     within(len(reports["rpcl"]["control"]), 2, 4, "rpcl: Gaussians with alpha >= 0.1"),
-    *(within(d["share"], 0.2, 0.8, "rpcl: majority share of the samples of a heavy Gaussian")
+    *(within(d["share"], 0.2, 0.49, "rpcl: majority share of the samples of a heavy Gaussian (the text: under half)")
       for d in reports["rpcl"]["control"]),
+    # 100 samples per Gaussian: a few of them may be read differently after another CPU's kernels
+    *(within(low[n], recorded[n]["control"] - 0.08, recorded[n]["control"] + 0.08,
+             f"{n}: control (min) here, against the recorded one (+- 0.08)") for n in models),
 ]
 print("\n".join(checks))
 
 # %% [markdown]
 # All the measures in one table, `compare()`, the one `iapix evaluate` prints for several checkpoints; "ended" is
-# the share of the generations of section 2 that stopped by $p_\text{end}$ before $N_\max$. Here with two decimals
-# (`digits=2`; the command line prints three): the third decimal of a score read from sampled sketches could differ
-# on another CPU.
+# the share of the generations of section 2 that stopped by $p_\text{end}$ before $N_\max$. The scores read from
+# sampled sketches (Rec, Ret@1, ended, control) are the ones `iapix curve` recorded, which the cells above checked
+# this notebook's own against, and "clf acc" the one recorded with the classifier: a sketch drawn differently on
+# another CPU could move them in the second decimal. Ret@10 and Ret@50, which the curve does not record, are left
+# out ("–"; the figure of section 4 shows them). Two decimals (`digits=2`; the command line prints three): NMI,
+# purity and "ambiguous" count codes near the borders of the Gaussians.
 
 # %%
-display(Markdown(compare([reports["ia"], reports["rpcl"]], digits=2)))
+def as_recorded(name):
+    # the report of section 3-5 with its scores of sampled sketches replaced by the recorded ones
+    row = recorded[name]
+    return {**reports[name], "rec": row["rec"], "ret": {"ret@1": row["ret1"], "ret@10": None, "ret@50": None},
+            "ended": row["ended"], "control": [{"share": row["control"]}], "classifier": {"test_acc": ACC}}
+
+
+display(Markdown(compare([as_recorded(n) for n in models], digits=2)))
 
 # %% [markdown]
 # ## 6. t-SNE maps
@@ -708,31 +743,28 @@ for name in models:
           f"w_t = {kl_weight(step, models[name].cfg.kl_rate):.2f}")
 
 # %%
-R = {n: reports[n] for n in models}
+R, F = reports, recorded  # measured here; recorded by `iapix curve` (section 3): the text quotes F
 num = lambda x: f"{x:,}".replace(",", " ")  # noqa: E731  (3 000, as in the text)
 step = {n: cks[n].info["step"] for n in models}
-best, worst = (CATS[f(per_cat["ia"])] for f in (np.argmax, np.argmin))
-rec_gap = R["ia"]["rec"] - R["rpcl"]["rec"]
-higher = [c for c, a, b in zip(CATS, per_cat["ia"], per_cat["rpcl"]) if a > b]  # categories where IA's Rec is higher
-lower = [f"{c}s ({a:.2f} against {b:.2f})" for c, a, b in zip(CATS, per_cat["ia"], per_cat["rpcl"]) if a <= b]
-ctrl_min = {n: min(d["share"] for d in R[n]["control"]) for n in models}
+order = np.argsort(per_cat["ia"])
+best, worst = CATS[order[-1]], CATS[order[0]]
+diff = dict(zip(CATS, per_cat["ia"] - per_cat["rpcl"]))  # IA's Rec minus RPCL's, per source category
 display(Markdown(f"""
-* **Rec** ({R['ia']['rec']:.2f} for IA, {R['rpcl']['rec']:.2f} for RPCL) lies between what a generator that
-  ignored its input would score (dashed, {ignored['ia']:.2f} and {ignored['rpcl']:.2f}) and the classifier's bound
-  (dotted, {acc:.2f}): the category reaches the drawing far more often than chance, not as often as in real
-  sketches. IA's Rec is highest on {best}s ({per_cat['ia'][CATS.index(best)]:.2f}) and lowest on {worst}s
-  ({per_cat['ia'][CATS.index(worst)]:.2f}). IA's Rec is above RPCL's by more than the two ± 2 s.e. bars of
-  the first panel above, and it is higher on {len(higher)} of the {C} categories (section 3){
-  "" if not lower else "; RPCL's is as high or higher on " + ", ".join(lower)}.
-* **Ret** is far above chance (Ret@50 {R['ia']['ret']['ret@50']:.2f} and {R['rpcl']['ret']['ret@50']:.2f} against
+* **Rec** ({F['ia']['rec']:.3f} for IA, {F['rpcl']['rec']:.3f} for RPCL) lies between what a generator that
+  ignored its input would score (dashed: about 1/{C} for both, the categories being nearly balanced) and the
+  classifier's bound (dotted, {ACC:.2f}): the category reaches the drawing far more often than chance, not as often
+  as in real sketches. IA's Rec is highest on {best}s and lowest on {worst}s (section 3). It is above RPCL's by
+  more than the two ± 2 s.e. bars of the first panel above; per category, it is higher on cats, radios and alarm
+  clocks, RPCL's is a little higher on pigs, and on faces the two are close (the bars of section 3).
+* **Ret** is far above chance (Ret@50 about two thirds for IA and a little under one half for RPCL, against
   {50 / N:.3f}), but a generated sketch brings its own source back as the nearest code only now and then (Ret@1
-  {R['ia']['ret']['ret@1']:.2f} for IA, {R['rpcl']['ret']['ret@1']:.2f} for RPCL). It keeps the kind of sketch
-  much more than the particular one.
-* **Where the model stops.** IA's Rec is {acc - R['ia']['rec']:.2f} below the classifier's bound; only
-  {R['ia']['ended']:.0%} of IA's generations (and {R['rpcl']['ended']:.0%} of RPCL's) stopped by $p_\\text{{end}}$,
+  {F['ia']['ret1']:.3f} for IA, {F['rpcl']['ret1']:.3f} for RPCL). It keeps the kind of sketch much more than the
+  particular one.
+* **Where the model stops.** IA's Rec is {ACC - F['ia']['rec']:.2f} below the classifier's bound; only
+  {F['ia']['ended']:.0%} of IA's generations (and {F['rpcl']['ended']:.0%} of RPCL's) stopped by $p_\\text{{end}}$,
   the rest were cut at $N_\\max$ (section 2): the decoder has not yet fully learned when a drawing is finished; and
   the Gaussians that hold a style shared by cats and pigs do not control what they draw (control min
-  {ctrl_min['ia']:.2f} against 1 for perfect control).
+  {F['ia']['control']:.2f} against 1 for perfect control).
 * **Latent structure.** IA's mixture keeps {R['ia']['overlap']['alive']} of {R['ia']['overlap']['K']} Gaussians,
   each a category (face, radio, alarm clock) or a style of cats and pigs, and its NMI is
   {R['ia']['overlap']['nmi']:.2f} against RPCL's {R['rpcl']['overlap']['nmi']:.2f}, whose few big Gaussians each mix
@@ -744,18 +776,27 @@ display(Markdown(f"""
   the objective the only difference, and the checkpoints saved at steps {num(step['ia'])} (IA) and
   {num(step['rpcl'])} (RPCL). So this is the paper's comparison at a small budget and one seed.
 """))
+# the per-category claims hold with a margin: a few sketches drawn differently do not change the words
 checks = [
     *(holds(ignored[n] < R[n]["rec"] < acc, f"{n}: Rec lies between the input-ignored baseline and the bound")
       for n in models),
-    within(acc - R["ia"]["rec"], 0.05, 0.4, "ia: the classifier bound minus Rec"),
-    *(within(R[n]["ret"]["ret@1"], 0.0, 0.3, f"{n}: Ret@1 (only now and then the nearest)") for n in models),
-    *(holds(R[n]["ret"]["ret@50"] > 50 / N * 5, f"{n}: Ret@50 far above chance") for n in models),
-    within(R["ia"]["ended"], 0.7, 0.98, "ia: share of generations that ended by p_end"),
-    within(R["rpcl"]["ended"], 0.35, 0.95, "rpcl: share of generations that ended by p_end"),
-    within(ctrl_min["ia"], 0.2, 0.75, "ia: control (min)"),
+    *(within(ignored[n], 0.9 / C, 1.1 / C, f"{n}: the input-ignored baseline (the text: about 1/{C})") for n in models),
+    holds(per_cat["ia"][order[-1]] - per_cat["ia"][order[-2]] > 0.03
+          and per_cat["ia"][order[1]] - per_cat["ia"][order[0]] > 0.03,
+          f"ia: Rec on {best}s above, on {worst}s below every other category by more than 0.03"),
     holds(R["ia"]["rec"] - se2["ia"] > R["rpcl"]["rec"] + se2["rpcl"],
           "IA's Rec exceeds RPCL's by more than the two ± 2 s.e. bars"),
-    within(len(higher), 3, C, "categories on which IA's Rec is higher than RPCL's"),
+    *(within(diff[c], 0.05, 0.4, f"IA's Rec minus RPCL's on {c} sources (the text: higher)")
+      for c in ("cat", "radio", "alarm-clock")),
+    within(diff["pig"], -0.15, -0.01, "IA's Rec minus RPCL's on pig sources (the text: RPCL's a little higher)"),
+    within(diff["face"], -0.05, 0.05, "IA's Rec minus RPCL's on face sources (the text: close)"),
+    within(R["ia"]["ret"]["ret@50"], 0.6, 0.72, "ia: Ret@50 (the text: about two thirds)"),
+    within(R["rpcl"]["ret"]["ret@50"], 0.4, 0.49, "rpcl: Ret@50 (the text: a little under one half)"),
+    *(within(R[n]["ret"]["ret@1"], 0.0, 0.3, f"{n}: Ret@1 (only now and then the nearest)") for n in models),
+    within(ACC - F["ia"]["rec"], 0.05, 0.4, "ia: the classifier bound minus Rec"),
+    within(F["ia"]["ended"], 0.7, 0.98, "ia: share of generations that ended by p_end"),
+    within(F["rpcl"]["ended"], 0.35, 0.95, "rpcl: share of generations that ended by p_end"),
+    within(F["ia"]["control"], 0.2, 0.75, "ia: control (min)"),
 ]
 print("\n".join(checks))
 

@@ -168,6 +168,8 @@ def test_overlap_perfect_labelling_and_far_components():
     mixed[:20] = 1
     o2 = overlap_measures(lat, mu, torch.full_like(mu, 0.1), mixed)
     assert o2["nmi"] < 0.5 and o2["purity"] == pytest.approx(60 / 80)
+    # component 0 now holds 20 of each (pigs first in the data): the tie goes to the first category, cat (0)
+    assert [(c["majority"], c["share"]) for c in o2["components"]] == [(0, 0.5), (1, 1.0)]
 
 
 def test_overlap_within_factor_two_share():
