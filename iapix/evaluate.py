@@ -374,6 +374,29 @@ def _nmi(a: np.ndarray, b: np.ndarray) -> float:
     return float(normalized_mutual_info_score(a, b))
 
 
+def nmi_bound(confusion: np.ndarray, styles: int = 1) -> float:
+    """NMI(category, Gaussian) of a mixture whose Gaussians are a classifier's decisions: ``confusion [C, C']``
+    counts the sketches of true category ``c`` (row) put in group ``c'`` (column), and each group is split into
+    ``styles`` equal parts that carry no category (a pose, a style shared by the categories).
+
+    The same NMI as :func:`_nmi` (sklearn's, arithmetic normalisation: ``2 I / (H(category) + H(Gaussian))``);
+    splitting a group into styles adds ``ln styles`` to ``H(Gaussian)`` and nothing to ``I``. With the
+    confusion of a supervised classifier this is what an unsupervised mixture could reach on those sketches
+    if it were as good at the category as the classifier (``benchmarks/nmi_ceiling.py``).
+    """
+    p = np.asarray(confusion, dtype=np.float64)
+    if p.ndim != 2 or p.sum() <= 0 or (p < 0).any() or styles < 1:
+        raise ValueError(f"nmi_bound: confusion must be a non-negative [C, C'] count matrix and styles >= 1, "
+                         f"got shape {p.shape}, styles {styles}")
+    p = p / p.sum()
+    py, pg = p.sum(1), p.sum(0)
+    nz = p > 0
+    mutual = float((p[nz] * np.log(p[nz] / np.outer(py, pg)[nz])).sum())
+    entropy = lambda q: float(-(q[q > 0] * np.log(q[q > 0])).sum())  # noqa: E731
+    denom = entropy(py) + entropy(pg) + math.log(styles)
+    return 2.0 * mutual / denom if denom > 0 else 1.0
+
+
 @torch.no_grad()
 def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: Sequence[int] | np.ndarray,
                      categories: Sequence[str] | None = None) -> dict:

@@ -20,6 +20,7 @@ from iapix.evaluate import (
     code_structure,
     compare,
     load_or_train_classifier,
+    nmi_bound,
     overlap_measures,
     rec,
     ret_from_ranks,
@@ -170,6 +171,28 @@ def test_overlap_perfect_labelling_and_far_components():
     assert o2["nmi"] < 0.5 and o2["purity"] == pytest.approx(60 / 80)
     # component 0 now holds 20 of each (pigs first in the data): the tie goes to the first category, cat (0)
     assert [(c["majority"], c["share"]) for c in o2["components"]] == [(0, 0.5), (1, 1.0)]
+
+
+def test_nmi_bound_is_the_nmi_of_the_labelling_it_describes():
+    """nmi_bound from a confusion matrix equals sklearn's NMI on labels with that confusion, and splitting every
+    group into two category-blind styles equals the NMI of the same sketches counted once per style."""
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 600)
+    decided = np.where(rng.random(600) < 0.8, truth, rng.integers(0, 3, 600))  # 80 % right, the rest at random
+    confusion = np.zeros((3, 3))
+    np.add.at(confusion, (truth, decided), 1)
+    assert nmi_bound(confusion) == pytest.approx(nmi(truth, decided), abs=1e-12)
+    # each sketch twice, once in style 0 and once in style 1 of its group: the styles hold no category
+    two = nmi(np.concatenate([truth, truth]), np.concatenate([2 * decided, 2 * decided + 1]))
+    assert nmi_bound(confusion, styles=2) == pytest.approx(two, abs=1e-12)
+    assert nmi_bound(confusion, styles=2) < nmi_bound(confusion)
+    assert nmi_bound(np.eye(2) * 50) == pytest.approx(1.0)
+    assert nmi_bound(np.eye(2) * 50, styles=4) == pytest.approx(0.5)  # 2 ln 2 / (ln 2 + ln 2 + ln 4)
+    assert nmi_bound(np.full((2, 2), 25.0)) == pytest.approx(0.0, abs=1e-12)  # decisions that say nothing
+    with pytest.raises(ValueError, match="non-negative"):
+        nmi_bound(-np.eye(2))
 
 
 def test_overlap_within_factor_two_share():
