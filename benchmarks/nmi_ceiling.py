@@ -33,26 +33,8 @@ import torch
 
 from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
-from iapix.evaluate import _nmi, load_or_train_classifier, nmi_bound, predict
+from iapix.evaluate import _nmi, affordable_error, load_or_train_classifier, nmi_bound, predict
 from iapix.sample import encode
-
-
-def symmetric_confusion(C: int, error: float) -> np.ndarray:
-    """[C, C] confusion of balanced categories labelled with ``error``, spread evenly over the other ones."""
-    off = error / (C - 1)
-    return np.full((C, C), off) + np.eye(C) * (1.0 - error - off)
-
-
-def affordable_error(C: int, styles: int, target: float) -> float:
-    """The largest evenly spread error rate whose :func:`symmetric_confusion` still has ``nmi_bound >= target``
-    (0.0 when even a perfect labelling falls short)."""
-    if nmi_bound(symmetric_confusion(C, 0.0), styles) < target:
-        return 0.0
-    lo, hi = 0.0, (C - 1) / C  # at hi the labelling says nothing
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if nmi_bound(symmetric_confusion(C, mid), styles) >= target else (lo, mid)
-    return lo
 
 
 def main() -> None:

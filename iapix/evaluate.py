@@ -397,6 +397,26 @@ def nmi_bound(confusion: np.ndarray, styles: int = 1) -> float:
     return 2.0 * mutual / denom if denom > 0 else 1.0
 
 
+def even_confusion(C: int, error: float) -> np.ndarray:
+    """[C, C] confusion (shares) of balanced categories, a share ``error`` of each category's sketches put evenly
+    in the other ``C - 1`` groups."""
+    off = error / (C - 1)
+    return np.full((C, C), off / C) + np.eye(C) * (1.0 - error - off) / C
+
+
+def affordable_error(C: int, styles: int, target: float) -> float:
+    """The largest ``error`` whose :func:`even_confusion` still has ``nmi_bound(.., styles) >= target``: how many of
+    the sketches a mixture of ``styles`` Gaussians per category may put with the wrong category and still reach NMI
+    ``target`` (0.0 when even a perfect labelling falls short)."""
+    if nmi_bound(even_confusion(C, 0.0), styles) < target:
+        return 0.0
+    lo, hi = 0.0, (C - 1) / C  # at hi the labelling says nothing; the bound falls monotonically on [lo, hi]
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if nmi_bound(even_confusion(C, mid), styles) >= target else (lo, mid)
+    return lo
+
+
 @torch.no_grad()
 def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: Sequence[int] | np.ndarray,
                      categories: Sequence[str] | None = None) -> dict:

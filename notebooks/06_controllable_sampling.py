@@ -347,7 +347,7 @@ for name, c in cks.items():
     print(f"{name.upper()} at step {int(row['step'])}: NMI {row['nmi']:.2f}, "
           f"per-Gaussian control {row['control']:.2f}, ended by p_end {row['ended']:.0%}, "
           f"mean length {row['mean_length']:.0f} of N_max {NMAX}, "
-          f"Rec {row['rec']:.2f}, Ret@1 {row['ret1']:.3f}")
+          f"Rec {row['rec']:.3f}, Ret@1 {row['ret1']:.3f}")
 
 # %%
 if len(curve) == 2:
@@ -365,7 +365,7 @@ per-Gaussian control is {ia['control']:.2f} for IA and {rp['control']:.2f} for R
 Gaussian's share, so it does not tell IA's one-category Gaussians from RPCL's mixed ones: both models have a heavy
 Gaussian whose samples the classifier reads as several categories (section 3 shows which). {ia['ended']:.0%} of IA's
 generations and {rp['ended']:.0%} of RPCL's end by $p_\\text{{end}}$; the rest run to $N_\\max$. Rec
-({ia['rec']:.2f} for IA, {rp['rec']:.2f} for RPCL) lies between the share of the largest category ({chance:.2f})
+({ia['rec']:.3f} for IA, {rp['rec']:.3f} for RPCL) lies between the share of the largest category ({chance:.2f})
 and the classifier's own accuracy
 ({clf_info['test_acc']:.2f}), while Ret@1 ({ia['ret1']:.3f} and {rp['ret1']:.3f}) is less than half of it: a
 reconstruction keeps the category more often than the particular sketch.

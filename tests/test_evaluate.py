@@ -16,9 +16,11 @@ from iapix.checkpoint import save_checkpoint
 from iapix.cli import main as cli_main
 from iapix.data import prepare
 from iapix.evaluate import (
+    affordable_error,
     bhattacharyya,
     code_structure,
     compare,
+    even_confusion,
     load_or_train_classifier,
     nmi_bound,
     overlap_measures,
@@ -193,6 +195,16 @@ def test_nmi_bound_is_the_nmi_of_the_labelling_it_describes():
     assert nmi_bound(np.full((2, 2), 25.0)) == pytest.approx(0.0, abs=1e-12)  # decisions that say nothing
     with pytest.raises(ValueError, match="non-negative"):
         nmi_bound(-np.eye(2))
+
+
+def test_affordable_error_inverts_the_bound_of_an_even_confusion():
+    conf = even_confusion(5, 0.07)
+    assert conf.sum() == pytest.approx(1.0) and np.allclose(conf.sum(1), 0.2)
+    assert np.allclose(conf.diagonal(), 0.93 / 5) and np.allclose(conf[0, 1:], 0.07 / 4 / 5)
+    target = nmi_bound(conf, styles=2)
+    assert affordable_error(5, 2, target) == pytest.approx(0.07, abs=1e-9)
+    assert affordable_error(5, 1, target) > 0.07  # fewer Gaussians: the same NMI allows more errors
+    assert affordable_error(2, 2, 0.7) == 0.0  # above 2 ln 2 / (2 ln 2 + ln 2) = 2/3: not even a perfect labelling
 
 
 def test_overlap_within_factor_two_share():
