@@ -368,25 +368,28 @@ def bhattacharyya(means: Tensor, variances: Tensor) -> Tensor:
     return torch.exp(-(maha / 8.0 + 0.5 * logdet))
 
 
-def _nmi(a: np.ndarray, b: np.ndarray) -> float:
+def nmi(a: np.ndarray, b: np.ndarray) -> float:
+    """NMI of two labellings [N] (scikit-learn's, arithmetic normalisation: ``2 I(a; b) / (H(a) + H(b))``): the
+    NMI of every measure here."""
     from sklearn.metrics import normalized_mutual_info_score
 
     return float(normalized_mutual_info_score(a, b))
 
 
-def nmi_bound(confusion: np.ndarray, styles: int = 1) -> float:
-    """NMI(category, Gaussian) of a mixture whose Gaussians are a classifier's decisions: ``confusion [C, C']``
-    counts the sketches of true category ``c`` (row) put in group ``c'`` (column), and each group is split into
-    ``styles`` equal parts that carry no category (a pose, a style shared by the categories).
+def confusion_nmi(confusion: np.ndarray, styles: int = 1) -> float:
+    """:func:`nmi` (category, group) of a labelling given by its ``confusion [C, G]`` (the sketches of category ``c``,
+    row, put in group ``g``, column), each group split into ``styles`` equal parts that carry no category (a pose,
+    a style shared by the categories).
 
-    The same NMI as :func:`_nmi` (sklearn's, arithmetic normalisation: ``2 I / (H(category) + H(Gaussian))``);
-    splitting a group into styles adds ``ln styles`` to ``H(Gaussian)`` and nothing to ``I``. With the
-    confusion of a supervised classifier this is what an unsupervised mixture could reach on those sketches
-    if it were as good at the category as the classifier (``benchmarks/nmi_ceiling.py``).
+    Splitting adds ``ln styles`` to ``H(group)`` and nothing to ``I``, so ``styles > 1`` only lowers the NMI; equal
+    parts lower it the most. With a supervised classifier's confusion (``benchmarks/nmi_ceiling.py``),
+    ``styles=1`` is a ceiling for an unsupervised mixture whose Gaussians hold no more of the category than the
+    classifier's decisions, whatever their number; ``styles=2`` is what such a mixture scores if it spends two
+    equal Gaussians on every category.
     """
     p = np.asarray(confusion, dtype=np.float64)
     if p.ndim != 2 or p.sum() <= 0 or (p < 0).any() or styles < 1:
-        raise ValueError(f"nmi_bound: confusion must be a non-negative [C, C'] count matrix and styles >= 1, "
+        raise ValueError(f"confusion_nmi: confusion must be a non-negative [C, G] count matrix and styles >= 1, "
                          f"got shape {p.shape}, styles {styles}")
     p = p / p.sum()
     py, pg = p.sum(1), p.sum(0)
@@ -400,20 +403,24 @@ def nmi_bound(confusion: np.ndarray, styles: int = 1) -> float:
 def even_confusion(C: int, error: float) -> np.ndarray:
     """[C, C] confusion (shares) of balanced categories, a share ``error`` of each category's sketches put evenly
     in the other ``C - 1`` groups."""
+    if C < 2 or not 0.0 <= error <= 1.0:
+        raise ValueError(f"even_confusion: needs C >= 2 categories and an error in [0, 1], got C {C}, error {error}")
     off = error / (C - 1)
     return np.full((C, C), off / C) + np.eye(C) * (1.0 - error - off) / C
 
 
-def affordable_error(C: int, styles: int, target: float) -> float:
-    """The largest ``error`` whose :func:`even_confusion` still has ``nmi_bound(.., styles) >= target``: how many of
-    the sketches a mixture of ``styles`` Gaussians per category may put with the wrong category and still reach NMI
-    ``target`` (0.0 when even a perfect labelling falls short)."""
-    if nmi_bound(even_confusion(C, 0.0), styles) < target:
-        return 0.0
-    lo, hi = 0.0, (C - 1) / C  # at hi the labelling says nothing; the bound falls monotonically on [lo, hi]
+def affordable_error(C: int, styles: int, target: float) -> float | None:
+    """The largest ``error`` whose :func:`even_confusion` still has ``confusion_nmi(.., styles) >= target``: how many
+    of the sketches a mixture of ``styles`` equal Gaussians per category may put with the wrong category and still
+    reach NMI ``target``. ``None`` when even a perfect labelling falls short."""
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"affordable_error: the target NMI must be in (0, 1], got {target}")
+    if confusion_nmi(even_confusion(C, 0.0), styles) < target:
+        return None
+    lo, hi = 0.0, (C - 1) / C  # at hi the labelling says nothing; the NMI falls monotonically on [lo, hi]
     for _ in range(60):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if nmi_bound(even_confusion(C, mid), styles) >= target else (lo, mid)
+        lo, hi = (mid, hi) if confusion_nmi(even_confusion(C, mid), styles) >= target else (lo, mid)
     return lo
 
 
@@ -470,8 +477,11 @@ def overlap_measures(model: IAPix | GMMLatent, mu: Tensor, s2: Tensor, labels: S
         out["ambiguous"] = float(((top2[:, 0] - top2[:, 1]) <= math.log(2.0)).float().mean())
     else:
         out["ambiguous"] = None
-    out["nmi"] = _nmi(labels, comp)
+    out["nmi"] = nmi(labels, comp)
     names = list(categories) if categories is not None else None
+    if names is not None and len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(names):
+        raise ValueError(f"overlap_measures: labels must be in 0..{len(names) - 1} (one per category of "
+                         f"{names}), got {int(labels.min())}..{int(labels.max())}")
     C = len(names) if names is not None else int(labels.max(initial=-1)) + 1
     counts = component_counts(comp, labels, K, C)  # [K, C]
     comps = []
@@ -522,7 +532,7 @@ def code_structure(train_mu: Tensor | np.ndarray, train_labels: Sequence[int] | 
         if not 1 <= k <= len(x_fit):
             raise ValueError(f"code_structure: k-means needs 1 <= k <= {len(x_fit)} training codes, got k = {k}")
         km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x_fit)
-        out["kmeans_nmi"][int(k)] = _nmi(y, km.predict(x))
+        out["kmeans_nmi"][int(k)] = nmi(y, km.predict(x))
     return out
 
 

@@ -20,9 +20,9 @@ from iapix.evaluate import (
     bhattacharyya,
     code_structure,
     compare,
+    confusion_nmi,
     even_confusion,
     load_or_train_classifier,
-    nmi_bound,
     overlap_measures,
     rec,
     ret_from_ranks,
@@ -173,10 +173,13 @@ def test_overlap_perfect_labelling_and_far_components():
     assert o2["nmi"] < 0.5 and o2["purity"] == pytest.approx(60 / 80)
     # component 0 now holds 20 of each (pigs first in the data): the tie goes to the first category, cat (0)
     assert [(c["majority"], c["share"]) for c in o2["components"]] == [(0, 0.5), (1, 1.0)]
+    # a label with no category name: one line that says which labels were expected
+    with pytest.raises(ValueError, match=r"overlap_measures: labels must be in 0\.\.1"):
+        overlap_measures(lat, mu, torch.full_like(mu, 0.1), labels + 1, ["cat", "pig"])
 
 
-def test_nmi_bound_is_the_nmi_of_the_labelling_it_describes():
-    """nmi_bound from a confusion matrix equals sklearn's NMI on labels with that confusion, and splitting every
+def test_confusion_nmi_is_the_nmi_of_the_labelling_it_describes():
+    """confusion_nmi from a confusion matrix equals sklearn's NMI on labels with that confusion, and splitting every
     group into two category-blind styles equals the NMI of the same sketches counted once per style."""
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
@@ -185,26 +188,30 @@ def test_nmi_bound_is_the_nmi_of_the_labelling_it_describes():
     decided = np.where(rng.random(600) < 0.8, truth, rng.integers(0, 3, 600))  # 80 % right, the rest at random
     confusion = np.zeros((3, 3))
     np.add.at(confusion, (truth, decided), 1)
-    assert nmi_bound(confusion) == pytest.approx(nmi(truth, decided), abs=1e-12)
+    assert confusion_nmi(confusion) == pytest.approx(nmi(truth, decided), abs=1e-12)
     # each sketch twice, once in style 0 and once in style 1 of its group: the styles hold no category
     two = nmi(np.concatenate([truth, truth]), np.concatenate([2 * decided, 2 * decided + 1]))
-    assert nmi_bound(confusion, styles=2) == pytest.approx(two, abs=1e-12)
-    assert nmi_bound(confusion, styles=2) < nmi_bound(confusion)
-    assert nmi_bound(np.eye(2) * 50) == pytest.approx(1.0)
-    assert nmi_bound(np.eye(2) * 50, styles=4) == pytest.approx(0.5)  # 2 ln 2 / (ln 2 + ln 2 + ln 4)
-    assert nmi_bound(np.full((2, 2), 25.0)) == pytest.approx(0.0, abs=1e-12)  # decisions that say nothing
+    assert confusion_nmi(confusion, styles=2) == pytest.approx(two, abs=1e-12)
+    assert confusion_nmi(confusion, styles=2) < confusion_nmi(confusion)
+    assert confusion_nmi(np.eye(2) * 50) == pytest.approx(1.0)
+    assert confusion_nmi(np.eye(2) * 50, styles=4) == pytest.approx(0.5)  # 2 ln 2 / (ln 2 + ln 2 + ln 4)
+    assert confusion_nmi(np.full((2, 2), 25.0)) == pytest.approx(0.0, abs=1e-12)  # decisions that say nothing
     with pytest.raises(ValueError, match="non-negative"):
-        nmi_bound(-np.eye(2))
+        confusion_nmi(-np.eye(2))
 
 
 def test_affordable_error_inverts_the_bound_of_an_even_confusion():
     conf = even_confusion(5, 0.07)
     assert conf.sum() == pytest.approx(1.0) and np.allclose(conf.sum(1), 0.2)
     assert np.allclose(conf.diagonal(), 0.93 / 5) and np.allclose(conf[0, 1:], 0.07 / 4 / 5)
-    target = nmi_bound(conf, styles=2)
+    target = confusion_nmi(conf, styles=2)
     assert affordable_error(5, 2, target) == pytest.approx(0.07, abs=1e-9)
     assert affordable_error(5, 1, target) > 0.07  # fewer Gaussians: the same NMI allows more errors
-    assert affordable_error(2, 2, 0.7) == 0.0  # above 2 ln 2 / (2 ln 2 + ln 2) = 2/3: not even a perfect labelling
+    assert affordable_error(2, 2, 0.7) is None  # above 2 ln 2 / (2 ln 2 + ln 2) = 2/3: not even a perfect labelling
+    for bad in (lambda: even_confusion(1, 0.1), lambda: even_confusion(3, -0.1), lambda: affordable_error(3, 1, 0.0),
+                lambda: confusion_nmi(np.eye(2), styles=0), lambda: confusion_nmi(np.ones(3))):
+        with pytest.raises(ValueError, match="must|needs"):
+            bad()
 
 
 def test_overlap_within_factor_two_share():
