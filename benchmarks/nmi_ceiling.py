@@ -9,8 +9,8 @@ as good as the classifier's (:func:`iapix.evaluate.confusion_nmi` of its confusi
   than the classifier's decisions, *whatever* their number (a Gaussian that splits a category by a style carrying
   no category adds entropy to the Gaussians and no information);
 * with ``s`` equal Gaussians per category that split each category by such a style (K = s C; the ``small``
-  preset's ``num_sub`` is 2): what the mixture scores if it keeps all of them in use, ``ln s`` lower in the
-  denominator's favour;
+  preset's ``num_sub`` is 2): what the mixture scores if it keeps all of them in use (``H(Gaussian)`` grows by
+  ``ln s``);
 
 and the error rate a clustering could afford and still reach ``--target`` (categories balanced, errors spread
 evenly over the other categories). The classifier's accuracy on each category's real sketches is the same kind of
