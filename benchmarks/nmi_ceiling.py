@@ -46,7 +46,7 @@ def report(args: argparse.Namespace) -> None:
     if ck is not None and list(ck.categories) != list(args.categories):
         raise ValueError(f"{args.checkpoint}: trained on categories {list(ck.categories)}, not {args.categories}")
     data = prepare(args.categories, args.data, **({"max_len": ck.max_len, "scale": ck.scale} if ck else {}))
-    clf, info = load_or_train_classifier(args.classifier, data)
+    clf, _ = load_or_train_classifier(args.classifier, data)
     labels = np.asarray(data.labels[args.split])
     pred = predict(clf, data.images[args.split])
     C = len(args.categories)
@@ -97,6 +97,7 @@ def main() -> None:
         report(args)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"nmi_ceiling: {e}")
+
 
 if __name__ == "__main__":
     main()

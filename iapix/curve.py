@@ -56,6 +56,12 @@ def read_curve(run: Path, split: str = "test") -> list[dict]:
     return [{k: float(v) for k, v in zip(header, row)} for row in rows]
 
 
+def curve_row(run: Path, iteration: int, split: str = "test") -> dict | None:
+    """The row of :func:`read_curve` measured at ``iteration`` (a shipped checkpoint's, say), or None if there is
+    none."""
+    return next((r for r in read_curve(run, split) if int(r["iteration"]) == int(iteration)), None)
+
+
 def check_run(run: Path) -> None:
     """Refuse a path that is not a run folder before anything is built from it: a mistyped name creates nothing."""
     run = Path(run)

@@ -61,7 +61,7 @@ NAMES = {"ia": "IA-pix2seq (BYY harmony)", "rpcl": "RPCL-pix2seq (KL + EM/RPCL)"
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from iapix.checkpoint import load_checkpoint
-from iapix.curve import read_curve
+from iapix.curve import curve_row
 from iapix.data import prepare
 from iapix.evaluate import ended_share, load_or_train_classifier, predict
 from iapix.latent import ALIVE, GMMLatent
@@ -339,7 +339,7 @@ classifier, clf_info = load_or_train_classifier(CHECKPOINTS / "classifier-five.p
 print(f"the Rec classifier: {clf_info['categories']}, test accuracy {clf_info['test_acc']:.3f} (its own bound on Rec)")
 curve = {}
 for name, c in cks.items():
-    row = {int(r["iteration"]): r for r in read_curve(CHECKPOINTS / f"five-small-{name}")}.get(c.info["iteration"])
+    row = curve_row(CHECKPOINTS / f"five-small-{name}", c.info["iteration"])
     if row is None:
         print(f"{name}: no row for iteration {c.info['iteration']} in its curve.csv (`iapix curve` writes it)")
         continue

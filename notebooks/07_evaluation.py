@@ -41,7 +41,7 @@ DATA, CHECKPOINTS = Path("../data"), Path("../checkpoints")  # relative to noteb
 NAMES = {"ia": "IA-pix2seq (BYY harmony)", "rpcl": "RPCL-pix2seq (KL + EM/RPCL)"}
 
 from iapix.checkpoint import load_checkpoint
-from iapix.curve import read_curve
+from iapix.curve import curve_row, read_curve
 from iapix.data import prepare
 from iapix.evaluate import (
     RET_KS,
@@ -208,8 +208,8 @@ print(holds(all(same_color(ax.title.get_color(), "black" if ok else "red")
 # %%
 recorded = {}  # the row of each checkpoint's step in the curve `iapix curve --split test` measured
 for name, c in cks.items():
-    recorded[name] = {int(r["iteration"]): r for r in read_curve(CHECKPOINTS / f"five-small-{name}")}[
-        c.info["iteration"]]
+    recorded[name] = curve_row(CHECKPOINTS / f"five-small-{name}", c.info["iteration"])
+    assert recorded[name] is not None, f"five-small-{name}/curve.csv has no row for step {c.info['iteration']}"
 reports, per_cat, called, ignored = {}, {}, {}, {}
 p = np.bincount(labels, minlength=C) / N  # share of each category among the sources
 for name in models:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from iapix.curve import FIELDS, curve_path, measure, read_curve, snapshots, update_curve
+from iapix.curve import FIELDS, curve_path, curve_row, measure, read_curve, snapshots, update_curve
 from iapix.data import prepare
 from iapix.evaluate import load_or_train_classifier
 from iapix.model import preset
@@ -45,6 +45,7 @@ def test_each_split_has_its_own_curve_and_rows_are_not_measured_twice(run):
     before = curve_path(out, "valid").read_text()
     assert update_curve(out, clf, DATA, limit=LIMIT, split="valid") == read_curve(out, "valid")
     assert curve_path(out, "valid").read_text() == before  # measured snapshots are kept, not measured again
+    assert curve_row(out, 4, "valid") == valid[1] and curve_row(out, 2) == test[0] and curve_row(out, 3) is None
 
 
 def test_valid_rows_measure_the_validation_sketches(run):
