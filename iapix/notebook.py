@@ -163,7 +163,8 @@ def _drop_docstring(lines: list[str]) -> int | None:
     if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
         return None
     indent = lines[doc.lineno - 1][: doc.col_offset]
-    if indent.strip():  # code before it on its line (``def f(): "..."``): left as it is
+    after = lines[doc.end_lineno - 1].encode()[doc.end_col_offset:].decode().strip()  # ast counts UTF-8 bytes
+    if indent.strip() or (after and not after.startswith("#")):  # code beside it on its line: left as it is
         return None
     lines[doc.lineno - 1: doc.end_lineno] = [f"{indent}..."] if len(body) == 1 else []  # a body of only a docstring
     return doc.lineno - 1

@@ -99,5 +99,9 @@ def test_a_body_that_is_only_a_docstring_keeps_a_placeholder():
     assert _drop_docstring(lines) == 2 and lines == ["@decorated", "def f():", "    ..."]
     one_line = ['def g(): "left as it is"']
     assert _drop_docstring(one_line) is None and one_line == ['def g(): "left as it is"']
+    code_after = ["def k():", '    """Words."""; x = 1', "    return x"]
+    assert _drop_docstring(code_after) is None and code_after[1] == '    """Words."""; x = 1'
+    comment_after = ["def m():", '    """Words: α × β."""  # why', "    return 2"]
+    assert _drop_docstring(comment_after) == 1 and comment_after == ["def m():", "    return 2"]
     no_doc = ["def h():", "    return 1"]
     assert _drop_docstring(no_doc) is None and no_doc == ["def h():", "    return 1"]
