@@ -153,6 +153,7 @@ def apply_stats(
     variances: Tensor,
     decay: float,
     kind: Literal["ia", "rpcl"],
+    alpha_floor: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """M-step from (reduced) sums, then smoothing and clipping (method §3 steps 6-7, §7).
 
@@ -161,7 +162,9 @@ def apply_stats(
     ``rpcl``: the same mean and weight, ``v' = sum w (s2 + (z - m')^2) / B_k`` (around the NEW mean);
               ``v`` clipped into [1e-10, 1e10], ``alpha`` into [0, 1].
     Every parameter becomes ``decay * old + (1 - decay) * new``; alpha is renormalised.
-    Divisions use ``B_k + 1e-10`` as the reference does. Returns new (alpha [K], means, variances).
+    Divisions use ``B_k + 1e-10`` as the reference does. ``alpha_floor`` (ours; ``Config.alpha_floor``) raises the
+    lower clip of alpha, so that no Gaussian is pruned while it holds; after the renormalisation every alpha is at
+    least ``alpha_floor / (1 + K alpha_floor)``. Returns new (alpha [K], means, variances).
     """
     if kind not in ("ia", "rpcl"):
         raise ValueError(f"kind: expected 'ia' or 'rpcl', got {kind!r}")
@@ -184,7 +187,7 @@ def apply_stats(
     keep = 1.0 - decay
     means_out = decay * means + keep * mean_new
     var_out = (decay * variances + keep * var_new).clamp(v_lo, v_hi)
-    alpha_out = (decay * alpha + keep * alpha_new).clamp(a_lo, 1.0)
+    alpha_out = (decay * alpha + keep * alpha_new).clamp(max(a_lo, alpha_floor), 1.0)
     return alpha_out / alpha_out.sum(), means_out, var_out
 
 
@@ -262,6 +265,7 @@ class GMMLatent(nn.Module):
         mu: Tensor | None = None,
         reduce: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None = None,
         em: bool = False,
+        alpha_floor: float = 0.0,
     ) -> None:
         """One smoothed update of the GMM from a batch (detached), then ``steps += 1``.
 
@@ -272,7 +276,8 @@ class GMMLatent(nn.Module):
               ``steps % 3 == 0`` (``steps`` counted before this update, as the reference's
               global step), with ``rpcl_weights(g)``.
         vae:  nothing changes but ``steps``.
-        ``reduce`` is applied to the dict of sums before the M-step (e.g. a cross-device all-reduce).
+        ``reduce`` is applied to the dict of sums before the M-step (e.g. a cross-device all-reduce);
+        ``alpha_floor``: the lower clip of alpha (:func:`apply_stats`).
         """
         _check_codes("z", z, self.z_dim)
         _check_codes("s2", s2, self.z_dim)
@@ -295,7 +300,8 @@ class GMMLatent(nn.Module):
         stats = sufficient_stats(weights, data, s2, self.means)
         if reduce is not None:
             stats = reduce(stats)
-        alpha, means, variances = apply_stats(stats, self.alpha, self.means, self.variances, self.decay, self.objective)
+        alpha, means, variances = apply_stats(stats, self.alpha, self.means, self.variances, self.decay, self.objective,
+                                              alpha_floor)
         self.alpha.copy_(alpha)
         self.means.copy_(means)
         self.variances.copy_(variances)

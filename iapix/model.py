@@ -13,7 +13,9 @@
   EM weights ``b = g`` while the image loss is on, or for the first ``em_steps`` steps when that is set, and BYY
   after (method §7 "GMM during the image warm-up"; ``gmm_warmup="byy"`` is the reference's BYY from step 1); the
   latent losses with the new GMM; the reconstruction loss from ``z`` (validation: from ``mu``, method §7
-  "validation"); the image loss. With ``w_t = 1 - 0.999 * kl_rate^t`` (method §4):
+  "validation"); the image loss. ``alpha_floor`` keeps every ``alpha_k`` above a floor for the first
+  ``alpha_floor_steps`` steps, so that BYY can start early without pruning (ours, an experiment).
+  With ``w_t = 1 - 0.999 * kl_rate^t`` (method §4):
 
   * ``ia``:   ``total = 0.5 * w_t * (weight + gauss) + recon + image``, the L1 image term in the first
     ``image_epochs`` epochs only;
@@ -84,6 +86,10 @@ class Config:
                                '"byy" = BYY from step 1 (reference)')
     em_steps: int | None = _setting(None, 'ia with gmm_warmup "em": EM for this many steps, then BYY (None: while '
                                     "the image loss is on)")
+    # (ours, an experiment of docs/latent-space.md: BYY early, while the codes form, without letting it prune)
+    alpha_floor: float = _setting(0.0, "every Gaussian's weight alpha_k is kept at about this or more (clipped, "
+                                  "then renormalised) for the first alpha_floor_steps steps; at most 1 / K")
+    alpha_floor_steps: int = _setting(0, "the steps during which alpha_floor holds (0: never)")
     # optimisation (method §4)
     batch_size: int = _setting(128, "sketches per optimiser step (per process)")
     lr: float = _setting(1e-3, "Adam's initial learning rate")
@@ -123,6 +129,12 @@ class Config:
             raise ValueError(f"kl_rate: expected a rate in (0, 1), got {self.kl_rate}")
         if self.em_steps is not None and self.em_steps < 0:
             raise ValueError(f"em_steps: expected 0 or a positive number of steps, got {self.em_steps}")
+        if not 0.0 <= self.alpha_floor * self.K <= 1.0:
+            raise ValueError(f"alpha_floor: expected a weight in [0, 1 / K] = [0, {1.0 / self.K:g}], "
+                             f"got {self.alpha_floor}")
+        if self.alpha_floor_steps < 0:
+            raise ValueError(f"alpha_floor_steps: expected 0 or a positive number of steps, "
+                             f"got {self.alpha_floor_steps}")
         if self.epoch_steps < 0:
             raise ValueError(f"epoch_steps: expected 0 or a positive number of steps, got {self.epoch_steps}")
         if self.objective not in OBJECTIVES:
@@ -221,7 +233,8 @@ class IAPix(nn.Module):
         image_on = epoch < cfg.image_epochs
         if update_gmm if update_gmm is not None else self.training:
             em_on = image_on if cfg.em_steps is None else step < cfg.em_steps
-            self.latent.update(z, s2, mu, reduce=reduce, em=cfg.gmm_warmup == "em" and em_on)
+            floor = cfg.alpha_floor if step < cfg.alpha_floor_steps else 0.0
+            self.latent.update(z, s2, mu, reduce=reduce, em=cfg.gmm_warmup == "em" and em_on, alpha_floor=floor)
         lat = self.latent.losses(mu, s2, z)
         rec = self.decoder.loss(strokes5, lengths, z if self.training else mu)
         recon = rec["offset"] + rec["pen"]

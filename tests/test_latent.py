@@ -253,6 +253,25 @@ def test_byy_prunes_redundant_components_and_em_does_not(D, seed):
     assert int(em_alive.sum()) > 3 or pair.min() < 0.5, "plain EM should keep duplicate components"
 
 
+def test_alpha_floor_keeps_every_gaussian_until_it_is_lifted():
+    """``alpha_floor`` (Config.alpha_floor): BYY on data from 3 clusters would prune 5 of 8 Gaussians (the test
+    above); with the floor all 8 keep alpha >= floor / (1 + K floor) for 300 steps, and once it is lifted BYY prunes
+    the same 5 within another 300 (the decay argument of the test above)."""
+    z, _ = three_clusters(2, 0)
+    torch.manual_seed(0)
+    gmm = GMMLatent(2, 8, "ia")
+    gen = torch.Generator().manual_seed(100)
+    s2 = torch.full((200, 2), 0.01)
+    floor = 0.02
+    for t in range(600):
+        idx = torch.randint(0, len(z), (200,), generator=gen)
+        gmm.update(z[idx], s2, alpha_floor=floor if t < 300 else 0.0)
+        if t == 299:
+            assert float(gmm.alpha.min()) >= floor / (1 + 8 * floor) - 1e-7, gmm.alpha
+            assert int(gmm.components_alive().sum()) == 8
+    assert int(gmm.components_alive().sum()) == 3, gmm.alpha
+
+
 # ----------------------------------------------------------------------------------------------
 # losses
 

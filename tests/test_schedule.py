@@ -87,6 +87,31 @@ def test_em_steps_ends_the_em_warm_up_at_a_step_of_its_own(data, monkeypatch):
         preset("tiny", em_steps=-1)
 
 
+def test_alpha_floor_holds_for_its_steps_only(data, monkeypatch):
+    """The model passes ``alpha_floor`` to the GMM update for the first ``alpha_floor_steps`` steps, then 0; a floor
+    above 1 / K (every Gaussian would have to weigh more than an equal share) is refused."""
+    cfg = preset("tiny", objective="ia", image_epochs=4, em_steps=0, alpha_floor=0.1, alpha_floor_steps=2)
+    torch.manual_seed(0)
+    model = IAPix(cfg).train()
+    ds = data.dataset("train")
+    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
+    floors, update = [], model.latent.update
+
+    def spy(*a, alpha_floor=0.0, **k):
+        floors.append(alpha_floor)
+        return update(*a, alpha_floor=alpha_floor, **k)
+
+    monkeypatch.setattr(model.latent, "update", spy)
+    for t in range(4):
+        model(s5, lengths, images, step=t, epoch=t)
+    assert floors == [0.1, 0.1, 0.0, 0.0]
+    assert float(model.latent.alpha.min()) > 0.0
+    with pytest.raises(ValueError, match="alpha_floor: expected a weight in"):
+        preset("tiny", alpha_floor=0.3)  # K = 4: at most 0.25
+    with pytest.raises(ValueError, match="alpha_floor_steps"):
+        preset("tiny", alpha_floor_steps=-1)
+
+
 def test_em_step_equals_a_smoothed_em_update():
     """``em=True`` is the M-step of method §3 step 6 with the responsibilities g (not the BYY weights)."""
     from iapix.latent import GMMLatent, posterior
