@@ -334,11 +334,15 @@ def run(args: argparse.Namespace) -> int:
 
         d = Path(args.svg_dir)
         d.mkdir(parents=True, exist_ok=True)
-        for i, s in enumerate(sketches):
+        names = [f"sketch_{i:04d}.svg" for i in range(len(sketches))]
+        for name, s in zip(names, sketches):
             svg = to_svg(s)
-            write_safely(d / f"sketch_{i:04d}.svg", lambda tmp, svg=svg: tmp.write_text(svg, encoding="utf-8"),
-                         "the SVG")
-        print(f"SVGs -> {d}")
+            write_safely(d / name, lambda tmp, svg=svg: tmp.write_text(svg, encoding="utf-8"), "the SVG")
+        # an earlier, longer call's files beyond this one's are not ours to delete, but must not pass as this call's
+        older = sorted(set(p.name for p in d.glob("sketch_*.svg")) - set(names))
+        print(f"{len(names)} SVGs -> {d}/sketch_0000.svg ... {names[-1]}"
+              + (f" (the folder also holds {len(older)} older sketch_*.svg files, from {older[0]} on, that this "
+                 "call did not write)" if older else ""))
     return 0
 
 

@@ -156,6 +156,15 @@ def test_cli_sample(trained, tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "0", "--n", "4",
                  "--out", str(tmp_path / "a.png"), "--svg-dir", str(tmp_path / "svg")]) == 0
     assert (tmp_path / "a.png").is_file() and len(list((tmp_path / "svg").glob("*.svg"))) == 4
+    capsys.readouterr()
+    # a shorter call into the same folder rewrites its own files and says which older ones are left there
+    (tmp_path / "svg" / "sketch_0000.svg").write_text("stale")
+    assert main(["sample", "--checkpoint", str(run / "best.pt"), "--component", "0", "--n", "2",
+                 "--out", str(tmp_path / "a.png"), "--svg-dir", str(tmp_path / "svg")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "svg" / "sketch_0000.svg").read_text().startswith("<svg")
+    assert "2 SVGs ->" in out and "also holds 2 older sketch_*.svg files, from sketch_0002.svg on" in out
+    assert len(list((tmp_path / "svg").glob("*.svg"))) == 4, "nothing deleted"
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--interpolate", "0", "1", "--n", "3",
                  "--out", str(tmp_path / "b.png")]) == 0
     assert main(["sample", "--checkpoint", str(run / "best.pt"), "--from-test", "2", "--data", str(DATA),
