@@ -153,7 +153,6 @@ def apply_stats(
     variances: Tensor,
     decay: float,
     kind: Literal["ia", "rpcl"],
-    alpha_floor: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """M-step from (reduced) sums, then smoothing and clipping (method §3 steps 6-7, §7).
 
@@ -162,9 +161,7 @@ def apply_stats(
     ``rpcl``: the same mean and weight, ``v' = sum w (s2 + (z - m')^2) / B_k`` (around the NEW mean);
               ``v`` clipped into [1e-10, 1e10], ``alpha`` into [0, 1].
     Every parameter becomes ``decay * old + (1 - decay) * new``; alpha is renormalised.
-    Divisions use ``B_k + 1e-10`` as the reference does. ``alpha_floor`` (ours; ``Config.alpha_floor``) raises the
-    lower clip of alpha, so that no Gaussian is pruned while it holds; after the renormalisation every alpha is at
-    least ``alpha_floor / (1 + K alpha_floor)``. Returns new (alpha [K], means, variances).
+    Divisions use ``B_k + 1e-10`` as the reference does. Returns new (alpha [K], means, variances).
     """
     if kind not in ("ia", "rpcl"):
         raise ValueError(f"kind: expected 'ia' or 'rpcl', got {kind!r}")
@@ -187,7 +184,7 @@ def apply_stats(
     keep = 1.0 - decay
     means_out = decay * means + keep * mean_new
     var_out = (decay * variances + keep * var_new).clamp(v_lo, v_hi)
-    alpha_out = (decay * alpha + keep * alpha_new).clamp(max(a_lo, alpha_floor), 1.0)
+    alpha_out = (decay * alpha + keep * alpha_new).clamp(a_lo, 1.0)
     return alpha_out / alpha_out.sum(), means_out, var_out
 
 
@@ -277,7 +274,8 @@ class GMMLatent(nn.Module):
               global step), with ``rpcl_weights(g)``.
         vae:  nothing changes but ``steps``.
         ``reduce`` is applied to the dict of sums before the M-step (e.g. a cross-device all-reduce);
-        ``alpha_floor``: the lower clip of alpha (:func:`apply_stats`).
+        ``alpha_floor`` > 0 (ours, ``Config.alpha_floor``) then clips every alpha from below and renormalises, so
+        that no Gaussian is pruned while it holds: each alpha ends at least ``alpha_floor / (1 + K alpha_floor)``.
         """
         _check_codes("z", z, self.z_dim)
         _check_codes("s2", s2, self.z_dim)
@@ -300,8 +298,10 @@ class GMMLatent(nn.Module):
         stats = sufficient_stats(weights, data, s2, self.means)
         if reduce is not None:
             stats = reduce(stats)
-        alpha, means, variances = apply_stats(stats, self.alpha, self.means, self.variances, self.decay, self.objective,
-                                              alpha_floor)
+        alpha, means, variances = apply_stats(stats, self.alpha, self.means, self.variances, self.decay, self.objective)
+        if alpha_floor > 0.0:
+            alpha = alpha.clamp_min(alpha_floor)
+            alpha = alpha / alpha.sum()
         self.alpha.copy_(alpha)
         self.means.copy_(means)
         self.variances.copy_(variances)
