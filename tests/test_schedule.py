@@ -51,17 +51,22 @@ def test_em_keeps_the_mixture_where_byy_from_step_1_collapses(data, warmup):
         assert alive == 1, model.latent.alpha  # the reference's behaviour that "em" avoids
 
 
-def _em_and_image_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[bool], list[bool]]:
-    """Train-mode passes of a model of ``cfg`` on one batch at steps (= epochs) 0..steps-1: whether each GMM update
-    used EM weights, and whether the image loss was on."""
+def _updates_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[dict], list[bool], IAPix]:
+    """Train-mode passes of a model of ``cfg`` on one batch at steps (= epochs) 0..steps-1: the keywords of each GMM
+    update (``em``: EM weights; ``alpha_floor``), whether the image loss was on, and the model."""
     torch.manual_seed(0)
     model = IAPix(cfg).train()
     ds = data.dataset("train")
     s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
-    seen, update = [], model.latent.update
-    monkeypatch.setattr(model.latent, "update", lambda *a, em=False, **k: (seen.append(em), update(*a, em=em, **k)))
+    calls, update = [], model.latent.update
+
+    def spy(*a, **k):
+        calls.append(k)
+        return update(*a, **k)
+
+    monkeypatch.setattr(model.latent, "update", spy)
     images_on = [float(model(s5, lengths, images, step=t, epoch=t)["image"].detach()) > 0 for t in range(steps)]
-    return seen, images_on
+    return calls, images_on, model
 
 
 @pytest.mark.parametrize("objective, warmup, expect", [
@@ -71,8 +76,8 @@ def _em_and_image_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list
 ])
 def test_model_uses_em_exactly_during_the_image_warm_up(data, monkeypatch, objective, warmup, expect):
     cfg = preset("tiny", objective=objective, gmm_warmup=warmup, image_epochs=2)
-    seen, images_on = _em_and_image_per_step(cfg, data, monkeypatch)
-    assert [s and objective == "ia" for s in seen] == expect
+    calls, images_on, _ = _updates_per_step(cfg, data, monkeypatch)
+    assert [c["em"] and objective == "ia" for c in calls] == expect
     if objective == "ia":
         assert images_on == [True, True, False, False]
 
@@ -81,8 +86,8 @@ def test_em_steps_ends_the_em_warm_up_at_a_step_of_its_own(data, monkeypatch):
     """``em_steps`` decouples the GMM's switch to BYY from the image loss: EM for steps 0-1, BYY from step 2 while
     the image loss is still on (image_epochs = 4)."""
     cfg = preset("tiny", objective="ia", gmm_warmup="em", image_epochs=4, em_steps=2)
-    seen, images_on = _em_and_image_per_step(cfg, data, monkeypatch)
-    assert seen == [True, True, False, False] and images_on == [True] * 4
+    calls, images_on, _ = _updates_per_step(cfg, data, monkeypatch)
+    assert [c["em"] for c in calls] == [True, True, False, False] and images_on == [True] * 4
     with pytest.raises(ValueError, match="em_steps"):
         preset("tiny", em_steps=-1)
 
@@ -91,19 +96,8 @@ def test_alpha_floor_holds_for_its_steps_only(data, monkeypatch):
     """The model passes ``alpha_floor`` to the GMM update for the first ``alpha_floor_steps`` steps, then 0; a floor
     above 1 / K (every Gaussian would have to weigh more than an equal share) is refused."""
     cfg = preset("tiny", objective="ia", image_epochs=4, em_steps=0, alpha_floor=0.1, alpha_floor_steps=2)
-    torch.manual_seed(0)
-    model = IAPix(cfg).train()
-    ds = data.dataset("train")
-    s5, lengths, images, _ = ds.collate([ds[i] for i in range(8)])
-    floors, update = [], model.latent.update
-
-    def spy(*a, alpha_floor=0.0, **k):
-        floors.append(alpha_floor)
-        return update(*a, alpha_floor=alpha_floor, **k)
-
-    monkeypatch.setattr(model.latent, "update", spy)
-    for t in range(4):
-        model(s5, lengths, images, step=t, epoch=t)
+    calls, _, model = _updates_per_step(cfg, data, monkeypatch)
+    floors = [c["alpha_floor"] for c in calls]
     assert floors == [0.1, 0.1, 0.0, 0.0]
     assert float(model.latent.alpha.min()) > 0.0
     with pytest.raises(ValueError, match="alpha_floor: expected a weight in"):
