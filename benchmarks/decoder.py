@@ -12,6 +12,12 @@ Examples::
     python benchmarks/decoder.py --sizes paper --batch 32 --steps 50 --repeats 2
     python benchmarks/decoder.py --sizes small --cells hyper layernorm lstm --dtype bf16
     python benchmarks/decoder.py --sizes small --compile      # torch.compile of the per-step function
+    python benchmarks/decoder.py --sizes small paper --ops    # also: ATen calls per time step
+
+``--ops`` counts the top-level ATen calls of one training step at two sequence lengths (``torch.profiler``,
+batch 8) and prints the difference per time step, forward + backward, for each cell and ``nn.LSTM``. On a GPU
+each call costs the host microseconds whatever the tensor sizes, so at these sizes this count, not the arithmetic,
+sets the time of a step (a ``cpu ratio`` equal to the wall ratio says the same).
 
 Sizes: the model's presets (``iapix.model.PRESETS``): ``small`` = hidden 256, hyper 32, embed 8, z 32;
 ``paper`` = hidden 2048, hyper 256, embed 32, z 128. Measured on this project's time-shared 2-core CPU
@@ -85,6 +91,22 @@ def train_step(model: nn.Module, batch, dtype: str, device: str) -> tuple[float,
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def aten_calls_per_step(model: nn.Module, z_dim: int, device: str, dtype: str, short: int = 10,
+                        long: int = 30) -> float:
+    """Top-level ATen calls of one training step (forward + loss + backward) per time step of the sequence."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def calls(steps: int) -> int:
+        batch = random_batch(8, steps, z_dim, device, torch.Generator().manual_seed(0))
+        train_step(model, batch, dtype, device)  # warm-up: first-call work is not per step
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            train_step(model, batch, dtype, device)
+        top = [e for e in prof.events() if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::")]
+        return sum(1 for e in top if e.name.startswith("aten::"))
+
+    return (calls(long) - calls(short)) / (long - short)
+
+
 def time_models(models: dict[str, nn.Module], batch, dtype: str, device: str, repeats: int, warmup: int):
     """Median (wall, CPU) seconds per training step of each model; the models take turns in every
     repeat so that a change in machine load hits all of them alike."""
@@ -113,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave as is)")
+    p.add_argument("--ops", action="store_true", help="also count the ATen calls per time step of each model")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -134,6 +157,10 @@ def main(argv: list[str] | None = None) -> None:
             if args.compile:
                 models[cell].cell.compile_step(dynamic=False)
         times = time_models(models, batch, args.dtype, args.device, args.repeats, args.warmup)
+        if args.ops:
+            ops = {name: aten_calls_per_step(m, zd, args.device, args.dtype) for name, m in models.items()}
+            print(f"{size}: top-level ATen calls per time step, forward + backward: "
+                  + ", ".join(f"{name} {n:.0f}" for name, n in ops.items()))
         for cell in args.cells:
             rows.append((size, cell, H, Hh, E, zd, times[cell], times["nn.LSTM"]))
         del models

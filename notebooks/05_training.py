@@ -458,13 +458,16 @@ print("\n".join(checks))
 # .venv/bin/iapix download cat pig --data data/full
 # ```
 #
-# Train the paper's model (code 128, HyperLSTM 2048 with a 256-unit hyper cell, batch 128) on one GPU, with bfloat16
-# autocast. The losses, the GMM and the mixture densities are computed in float32 inside it:
+# Train the paper's model (code 128, HyperLSTM 2048 with a 256-unit hyper cell, batch 128) on one GPU, in float32:
 #
 # ```bash
 # .venv/bin/iapix train --config paper --categories cat pig --data data/full \
-#     --out runs/catpig-paper-ia --device cuda --amp bf16
+#     --out runs/catpig-paper-ia --device cuda
 # ```
+#
+# On an H200 a step took 0.20 s, about 35 minutes for 10 000 steps. That is the host's time, not the GPU's: the
+# HyperLSTM makes about 180 small calls per time step, so bfloat16 (`--amp bf16`) only made it slower, and two runs
+# (IA and RPCL) can share one GPU at full speed each (docs/benchmarks.md, "On a GPU").
 #
 # * after an interruption, run the **same command with `--resume`**; to train longer, resume with a larger
 #   `--max-epochs`;
@@ -480,7 +483,7 @@ print("\n".join(checks))
 #     --data data/full --out runs/catpig-paper-ia-ddp
 # ```
 #
-# The options of the single-GPU command (`--device cuda --amp bf16`, `--resume`, ...) work the same way here.
+# The options of the single-GPU command (`--device cuda`, `--resume`, ...) work the same way here.
 # Every process walks the same shuffled order and takes every $N$-th batch, so each optimiser step sees $N$ batches
 # of 128 (an effective batch of $128N$) and an epoch has $N$ times fewer steps. The GMM's batch statistics are summed
 # across the processes before each update, so all of them hold the same mixture. Only process 0 writes logs and
