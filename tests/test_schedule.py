@@ -51,9 +51,9 @@ def test_em_keeps_the_mixture_where_byy_from_step_1_collapses(data, warmup):
         assert alive == 1, model.latent.alpha  # the reference's behaviour that "em" avoids
 
 
-def _updates_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[dict], list[bool], IAPix]:
+def _updates_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[dict], list[bool]]:
     """Train-mode passes of a model of ``cfg`` on one batch at steps (= epochs) 0..steps-1: the keywords of each GMM
-    update (``em``: EM weights; ``alpha_floor``), whether the image loss was on, and the model."""
+    update (``em``: EM weights; ``alpha_floor``) and whether the image loss was on."""
     torch.manual_seed(0)
     model = IAPix(cfg).train()
     ds = data.dataset("train")
@@ -66,7 +66,7 @@ def _updates_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[dict
 
     monkeypatch.setattr(model.latent, "update", spy)
     images_on = [float(model(s5, lengths, images, step=t, epoch=t)["image"].detach()) > 0 for t in range(steps)]
-    return calls, images_on, model
+    return calls, images_on
 
 
 @pytest.mark.parametrize("objective, warmup, expect", [
@@ -76,7 +76,7 @@ def _updates_per_step(cfg, data, monkeypatch, steps: int = 4) -> tuple[list[dict
 ])
 def test_model_uses_em_exactly_during_the_image_warm_up(data, monkeypatch, objective, warmup, expect):
     cfg = preset("tiny", objective=objective, gmm_warmup=warmup, image_epochs=2)
-    calls, images_on, _ = _updates_per_step(cfg, data, monkeypatch)
+    calls, images_on = _updates_per_step(cfg, data, monkeypatch)
     assert [c["em"] and objective == "ia" for c in calls] == expect
     if objective == "ia":
         assert images_on == [True, True, False, False]
@@ -86,7 +86,7 @@ def test_em_steps_ends_the_em_warm_up_at_a_step_of_its_own(data, monkeypatch):
     """``em_steps`` decouples the GMM's switch to BYY from the image loss: EM for steps 0-1, BYY from step 2 while
     the image loss is still on (image_epochs = 4)."""
     cfg = preset("tiny", objective="ia", gmm_warmup="em", image_epochs=4, em_steps=2)
-    calls, images_on, _ = _updates_per_step(cfg, data, monkeypatch)
+    calls, images_on = _updates_per_step(cfg, data, monkeypatch)
     assert [c["em"] for c in calls] == [True, True, False, False] and images_on == [True] * 4
     with pytest.raises(ValueError, match="em_steps"):
         preset("tiny", em_steps=-1)
@@ -96,7 +96,7 @@ def test_alpha_floor_holds_for_its_steps_only(data, monkeypatch):
     """The model passes ``alpha_floor`` to the GMM update for the first ``alpha_floor_steps`` steps, then 0; a floor
     above 1 / K (every Gaussian would have to weigh more than an equal share) is refused."""
     cfg = preset("tiny", objective="ia", image_epochs=4, em_steps=0, alpha_floor=0.1, alpha_floor_steps=2)
-    calls, _, _ = _updates_per_step(cfg, data, monkeypatch)
+    calls, _ = _updates_per_step(cfg, data, monkeypatch)
     floors = [c["alpha_floor"] for c in calls]
     assert floors == [0.1, 0.1, 0.0, 0.0]  # what the floor does to alpha: tests/test_latent.py
     with pytest.raises(ValueError, match="alpha_floor: expected a weight in"):
