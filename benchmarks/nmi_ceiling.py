@@ -36,7 +36,15 @@ import torch
 
 from iapix.checkpoint import load_checkpoint
 from iapix.data import prepare
-from iapix.evaluate import affordable_error, confusion_nmi, even_confusion, load_or_train_classifier, nmi, predict
+from iapix.evaluate import (
+    affordable_error,
+    confusion_nmi,
+    cut_nmi,
+    even_confusion,
+    load_or_train_classifier,
+    nmi,
+    predict,
+)
 from iapix.sample import component_counts, encode
 
 
@@ -67,10 +75,9 @@ def report(args: argparse.Namespace) -> None:
     if ck is not None:
         mu, s2 = encode(ck.model, data.images[args.split])
         comp = ck.model.latent.labels(mu, s2).numpy()
-        cut = comp * C + pred  # each Gaussian cut into the classifier's per-category parts
+        cut, parts = cut_nmi(labels, comp, pred)  # each Gaussian cut into the classifier's per-category parts
         print(f"{args.checkpoint} (iteration {ck.info.get('iteration')}): {len(np.unique(comp))} Gaussians used, NMI "
-              f"{nmi(labels, comp):.3f}; each cut by the classifier's decision ({len(np.unique(cut))} parts): "
-              f"NMI {nmi(labels, cut):.3f}")
+              f"{nmi(labels, comp):.3f}; each cut by the classifier's decision ({parts} parts): NMI {cut:.3f}")
 
 
 def main() -> None:

@@ -21,8 +21,10 @@ from iapix.evaluate import (
     code_structure,
     compare,
     confusion_nmi,
+    cut_nmi,
     even_confusion,
     load_or_train_classifier,
+    nmi,
     overlap_measures,
     rec,
     ret_from_ranks,
@@ -57,6 +59,13 @@ def test_retrieval_ranks_match_brute_force():
     np.testing.assert_array_equal(ranks.numpy(), np_ranks(q, k))
     assert 0 < ranks.float().mean() < 299, "neither all perfect nor all worst: a real test"
     np.testing.assert_array_equal(retrieval_ranks(torch.from_numpy(q), torch.from_numpy(k)).numpy(), ranks.numpy())
+
+
+def test_retrieval_ranks_stay_on_the_inputs_device():
+    # "meta" stands in for a GPU (none here): one tensor made on the CPU inside would make torch.cat refuse
+    q = torch.randn(300, 8, device="meta")
+    ranks = retrieval_ranks(q, q, chunk=64)
+    assert ranks.device.type == "meta" and ranks.shape == (300,) and ranks.dtype == torch.int64
 
 
 def test_retrieval_ranks_ties_count_against_the_query():
@@ -198,6 +207,21 @@ def test_confusion_nmi_is_the_nmi_of_the_labelling_it_describes():
     assert confusion_nmi(np.full((2, 2), 25.0)) == pytest.approx(0.0, abs=1e-12)  # decisions that say nothing
     with pytest.raises(ValueError, match="non-negative"):
         confusion_nmi(-np.eye(2))
+
+
+def test_cut_nmi_splits_each_group_by_the_decision():
+    """Two pose groups that mix cats and pigs: cut by a right classifier they become four pure parts (NMI of a
+    labelling that names the category, less the pose's entropy); cut by decisions that say nothing, NMI stays."""
+    labels = np.array([0, 0, 1, 1, 0, 0, 1, 1])  # cat cat pig pig in pose 0, then in pose 1
+    groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert nmi(labels, groups) == pytest.approx(0.0, abs=1e-12)
+    value, parts = cut_nmi(labels, groups, labels)
+    assert parts == 4
+    assert value == pytest.approx(nmi(labels, np.array([0, 0, 1, 1, 2, 2, 3, 3])), abs=1e-12)
+    assert value == pytest.approx(2 * np.log(2) / (np.log(2) + np.log(4)))  # 2 I / (H(Y) + H(part)) = 2/3
+    assert cut_nmi(labels, groups, np.zeros(8, dtype=int)) == (pytest.approx(0.0, abs=1e-12), 2)
+    with pytest.raises(ValueError, match="must both be"):
+        cut_nmi(labels, groups, labels[:4])
 
 
 def test_affordable_error_inverts_the_bound_of_an_even_confusion():
