@@ -282,8 +282,8 @@ def retrieval_ranks(queries: Tensor | np.ndarray, keys: Tensor | np.ndarray, chu
     queries as ``|k_j|^2 - 2 q_i.k_j`` (``d_ij`` less ``|q_i|^2``, which does not change the order within
     a row) after centring both on the keys' mean (distances are unchanged, rounding is smaller); the
     own value is read from the same matrix, so a query compares its own distance with the others'
-    computed the same way. Memory: ``chunk x N`` floats, on the inputs' device (a GPU ranks 20 000 codes in one
-    go); the ranks come back on that device.
+    computed the same way. Memory: ``chunk x N`` floats, on the inputs' device (both on one device); the ranks
+    come back on that device.
     """
     q = torch.as_tensor(np.asarray(queries) if not torch.is_tensor(queries) else queries).float()
     k = torch.as_tensor(np.asarray(keys) if not torch.is_tensor(keys) else keys).float()
@@ -407,8 +407,8 @@ def cut_nmi(labels: np.ndarray, groups: np.ndarray, decisions: np.ndarray) -> tu
     were split by category as well as the classifier can, their styles kept (``benchmarks/nmi_ceiling.py``,
     notebook 07)."""
     groups, decisions = np.asarray(groups), np.asarray(decisions)
-    if groups.shape != decisions.shape or groups.ndim != 1:
-        raise ValueError(f"cut_nmi: groups {groups.shape} and decisions {decisions.shape} must both be [N]")
+    if groups.shape != decisions.shape or groups.ndim != 1 or groups.size == 0:
+        raise ValueError(f"cut_nmi: groups {groups.shape} and decisions {decisions.shape} must both be [N], N > 0")
     _, parts = np.unique(np.stack([groups, decisions], 1), axis=0, return_inverse=True)
     parts = parts.reshape(-1)
     return nmi(labels, parts), int(parts.max()) + 1

@@ -32,7 +32,7 @@
 # **What is good, what is still weak.** IA's mixture follows the data: most of its surviving Gaussians hold one
 # category each, and the cats and pigs share Gaussians that hold a *style* (a pose) rather than a category
 # (sections 1 and 3). RPCL keeps more Gaussians alive but lets a few big ones take nearly all the codes, each a mix
-# of all five categories. The decoder is still young: not every generation reaches $p_\text{end}$ (some end in a
+# of all five categories. The decoder is not finished: not every generation reaches $p_\text{end}$ (some end in a
 # dense scribble at $N_\max$), and the Gaussians that mix cats and pigs draw sketches that the classifier does not
 # read as one category. Read this notebook for *how* controlled generation works and how far the mixtures follow
 # the categories, not for polished pictures.

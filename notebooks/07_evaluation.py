@@ -592,7 +592,8 @@ display(table([["the classifier's decisions, one Gaussian per category (the ceil
                ["the same, each split in two equal halves by a style", 2 * C, ceiling[2]],
                ["every sketch right, two equal Gaussians per category", 2 * C, perfect],
                ["ia: its own Gaussians", f"{used['ia']} used", o_ia["nmi"]],
-               ["ia: each Gaussian cut by the classifier's decision", f"≤ {used['ia']} × {C}", cut["ia"]],
+               # this one lies near 0.705, where its second decimal turns: the text rounds it to one
+               ["ia: each Gaussian cut by the classifier's decision", f"≤ {used['ia']} × {C}", "about 0.7"],
                ["rpcl: its own Gaussians", f"{used['rpcl']} used", o_rp["nmi"]],
                # a single test sketch called otherwise could move this one's second decimal
                ["rpcl: each Gaussian cut by the classifier's decision", f"≤ {used['rpcl']} × {C}", "about 0.6"]],
@@ -608,7 +609,7 @@ spread evenly, a mixture with one Gaussian per category may mislabel at most {af
 classifier mislabels {1 - ACC:.1%}), and with two equal ones per category at most {afford[2]:.1%}, fewer than the
 classifier. So the target asks for about one Gaussian per category *and* a labelling nearly as good as a supervised
 classifier's. Cutting each Gaussian by the classifier's decision adds the category where a Gaussian mixes
-categories, at the price of more groups: IA's Gaussians would go from {o_ia['nmi']:.2f} to {cut['ia']:.2f}, a
+categories, at the price of more groups: IA's Gaussians would go from {o_ia['nmi']:.2f} to about 0.7, a
 little; RPCL's from {o_rp['nmi']:.2f} to about 0.6, far more. What RPCL's mixture lacks is the category, which its
 big Gaussians mix.
 
@@ -626,7 +627,7 @@ print("\n".join([
     within(ceiling[1], 0.785, 0.795, "NMI ceiling, one Gaussian per category"),
     within(ceiling[2], 0.645, 0.655, "NMI with two equal Gaussians per category"),
     within(perfect, 0.815, 0.825, "NMI of every sketch right, two equal Gaussians per category"),
-    within(cut["ia"], 0.705, 0.715, "ia: NMI of its Gaussians cut by the classifier"),
+    within(cut["ia"], 0.68, 0.72, "ia: NMI of its Gaussians cut by the classifier (the text: about 0.7)"),
     holds(ceiling[2] < o_ia["nmi"] < ceiling[1], "ia: its NMI lies between the two (the text: between)"),
     holds(entropy(np.bincount(comp["ia"])) < entropy(confusion.sum(0)) + np.log(2),
           "ia: H(G) of its Gaussians is below that of the classifier's groups split in two"),
@@ -853,7 +854,7 @@ for name in models:
 R, F = reports, recorded  # measured here; recorded by `iapix curve` (section 3): the text quotes F
 num = lambda x: f"{x:,}".replace(",", " ")  # noqa: E731  (3 000, as in the text)
 step = {n: cks[n].info["step"] for n in models}
-top, low = ["radio", "face"], "pig"  # the text's; the checks below hold it to this notebook's numbers
+top, lowest = ["radio", "face"], "pig"  # the text's; the checks below hold it to this notebook's numbers
 diff = dict(zip(CATS, per_cat["ia"] - per_cat["rpcl"]))  # IA's Rec minus RPCL's, per source category
 display(Markdown(f"""
 * **Rec** ({F['ia']['rec']:.3f} for IA, {F['rpcl']['rec']:.3f} for RPCL) lies between what a generator that
@@ -892,14 +893,16 @@ checks = [
     holds(min(per_cat["ia"][CATS.index(c)] for c in top)
           > max(per_cat["ia"][i] for i, c in enumerate(CATS) if c not in top) + 0.03,
           "ia: Rec on radios and faces above every other category by more than 0.03"),
-    holds(per_cat["ia"][CATS.index(low)] < min(per_cat["ia"][i] for i, c in enumerate(CATS) if c != low) - 0.03,
+    holds(per_cat["ia"][CATS.index(lowest)] < min(per_cat["ia"][i] for i, c in enumerate(CATS) if c != lowest) - 0.03,
           "ia: Rec on pigs below every other category by more than 0.03"),
     holds(R["ia"]["rec"] - se2["ia"] > R["rpcl"]["rec"] + se2["rpcl"],
           "IA's Rec exceeds RPCL's by more than the two ± 2 s.e. bars"),
-    *(within(diff[c], 0.06, 0.4, f"IA's Rec minus RPCL's on {c} sources (the text: higher)")
+    *(within(diff[c], 0.07, 0.4, f"IA's Rec minus RPCL's on {c} sources (the text: higher)")
       for c in ("cat", "face", "alarm-clock")),
-    *(within(diff[c], -0.06, 0.08, f"IA's Rec minus RPCL's on {c} sources (the text: within a few points)")
+    *(within(diff[c], -0.06, 0.07, f"IA's Rec minus RPCL's on {c} sources (the text: within a few points)")
       for c in ("radio", "pig")),
+    *(within(per_cat[n][CATS.index("radio")], 0.87, 1.0, f"{n}: Rec on radios (the text: near the bound, {ACC:.2f})")
+      for n in models),
     within(R["ia"]["ret"]["ret@50"], 0.65, 0.78, "ia: Ret@50 (the text: about 0.7)"),
     within(R["rpcl"]["ret"]["ret@50"], 0.44, 0.56, "rpcl: Ret@50 (the text: about 0.5)"),
     *(within(R[n]["ret"]["ret@1"], 0.0, 0.3, f"{n}: Ret@1 (only now and then the nearest)") for n in models),

@@ -222,6 +222,8 @@ def test_cut_nmi_splits_each_group_by_the_decision():
     assert cut_nmi(labels, groups, np.zeros(8, dtype=int)) == (pytest.approx(0.0, abs=1e-12), 2)
     with pytest.raises(ValueError, match="must both be"):
         cut_nmi(labels, groups, labels[:4])
+    with pytest.raises(ValueError, match="N > 0"):
+        cut_nmi(labels[:0], groups[:0], labels[:0])
 
 
 def test_affordable_error_inverts_the_bound_of_an_even_confusion():
