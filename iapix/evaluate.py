@@ -6,7 +6,8 @@
 1. :class:`SketchANet` -- the Rec classifier, :func:`train_classifier`, :func:`load_or_train_classifier`
    (cached on disk, refuses a cache made for other categories).
 2. :func:`generate_for_test` -- one sketch per test sketch, conditioned on it (decoded from ``mu``).
-3. :func:`rec` and :func:`ret` (:func:`retrieval_ranks`) -- the two scores of RPCL-pix2seq.
+3. :func:`rec` and :func:`ret` (:func:`retrieval_ranks`) -- the two scores of RPCL-pix2seq;
+   :func:`rec_confusion` -- Rec by source category and where its misses go.
 4. :func:`overlap_measures` and :func:`tsne_plot` -- the structure of the latent GMM.
 5. :func:`evaluate` (one checkpoint -> ``report.json``, ``report.md``, ``tsne.png``, ``samples.png``),
    :func:`compare` (one Markdown table across runs) and the CLI.
@@ -270,6 +271,20 @@ def generate_for_test(ck: Checkpoint, prepared: Prepared, temperature: float = D
 def rec(classifier: nn.Module, generated_images: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
     """Rec: share of generated images [N, (1,) 48, 48] that ``classifier`` labels as their source's category."""
     return accuracy(classifier, generated_images, labels)
+
+
+def rec_confusion(classifier: nn.Module, generated_images: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray,
+                  num_classes: int) -> np.ndarray:
+    """Where Rec's hits and misses go: counts [C, C], row = the source's category, column = the category the
+    classifier gives the generated image [N, (1,) 48, 48]. Rec is its trace over its sum; row c's diagonal
+    share is Rec on the sources of category c, and the rest of the row says what they were drawn as."""
+    labels = np.asarray(labels)
+    if len(labels) != len(generated_images):
+        raise ValueError(f"{len(generated_images)} generated images but {len(labels)} labels: must match")
+    if len(labels) == 0 or labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"rec_confusion: labels must be non-empty and in 0..{num_classes - 1}")
+    pred = predict(classifier, generated_images)
+    return np.bincount(labels * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
 @torch.no_grad()
@@ -644,6 +659,14 @@ def report_markdown(r: dict) -> str:
               "|---|---|---|---|---|"]
     lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |"
               for c in o["components"]]
+    if r.get("rec_confusion"):
+        cats, cm = r["categories"], np.asarray(r["rec_confusion"], dtype=float)
+        lines += ["", "## Rec by source category (rows: the sources; columns: what the classifier calls their "
+                  "generations, shares of the row)", "",
+                  "| source | sketches | Rec | " + " | ".join(cats) + " |", "|---|---|---|" + "---|" * len(cats)]
+        share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        lines += [f"| {c} | {int(cm[i].sum())} | {share[i, i]:.2f} | " + " | ".join(f"{v:.2f}" for v in share[i]) + " |"
+                  for i, c in enumerate(cats)]
     if r.get("control"):
         lines += ["", "## Per-Gaussian control (100 sketches from N(m_k, v_k), labelled by the classifier)", "",
                   "| k | alpha | majority | share | ended by p_end |", "|---|---|---|---|---|"]
@@ -677,8 +700,8 @@ def score(ck: Checkpoint, classifier: nn.Module, data: Prepared, split: str = "t
     """Every measure of one model on one split of ``data`` (prepared for its checkpoint): what ``iapix
     evaluate`` reports and ``iapix curve`` records, computed in one place.
 
-    Returns ``(scores, generated, mu)``: ``scores`` = ``{rec, ret, overlap, structure, control, ended,
-    mean_length, empty_generations}`` (:func:`rec`, :func:`ret`, :func:`overlap_measures`,
+    Returns ``(scores, generated, mu)``: ``scores`` = ``{rec, rec_confusion, ret, overlap, structure, control,
+    ended, mean_length, empty_generations}`` (:func:`rec_confusion` as nested lists, :func:`ret`, :func:`overlap_measures`,
     :func:`code_structure` with k = the number of categories and k = K, :func:`component_control`);
     ``generated``: one sketch per sketch of the split, decoded from its ``mu [N, D]``.
     """
@@ -689,12 +712,14 @@ def score(ck: Checkpoint, classifier: nn.Module, data: Prepared, split: str = "t
     mu, s2 = encode(model, data.images[split])
     generated = decode(ck, mu, temperature, greedy, seed, progress=progress)
     images = render(generated, allow_empty=True)
+    confusion = rec_confusion(classifier, images, labels, len(ck.categories))
     train_mu, _ = encode(model, data.images["train"])
     ks = sorted({len(ck.categories), model.latent.K})
     control = component_control(ck, classifier, temperature=temperature, greedy=greedy, seed=seed) \
         if model.cfg.objective != "vae" else []
     scores = {
-        "rec": rec(classifier, images, labels), "ret": ret(model, images, mu),
+        "rec": float(np.trace(confusion) / confusion.sum()), "rec_confusion": confusion.tolist(),
+        "ret": ret(model, images, mu),
         "overlap": overlap_measures(model, mu, s2, labels, ck.categories),
         "structure": code_structure(train_mu, data.labels["train"], mu, labels, ks, seed=seed),
         "control": control, "ended": ended_share(generated, ck.max_len),

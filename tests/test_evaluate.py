@@ -27,6 +27,7 @@ from iapix.evaluate import (
     nmi,
     overlap_measures,
     rec,
+    rec_confusion,
     ret_from_ranks,
     retrieval_ranks,
     train_classifier,
@@ -131,6 +132,25 @@ def test_rec_is_the_accuracy_by_hand(classifier, real_data):
     assert rec(model, torch.from_numpy(images).unsqueeze(1), labels) == pytest.approx(float((pred == labels).mean()))
     with pytest.raises(ValueError, match="labels"):
         rec(model, images, labels[:50])
+
+
+def test_rec_confusion_counts_each_source_by_its_generation_label(classifier, real_data):
+    model, _ = classifier
+    images, labels = real_data.images["test"][:120], real_data.labels["test"][:120].copy()
+    labels[::4] = 1 - labels[::4]
+    with torch.no_grad():
+        pred = model(torch.from_numpy(images).unsqueeze(1)).argmax(1).numpy()
+    cm = rec_confusion(model, images, labels, 2)
+    assert cm.shape == (2, 2) and cm.sum() == 120
+    for c in range(2):
+        for j in range(2):
+            assert cm[c, j] == int(((labels == c) & (pred == j)).sum()), (c, j)
+    assert np.trace(cm) / cm.sum() == pytest.approx(rec(model, images, labels))
+    assert cm.sum(1).tolist() == np.bincount(labels, minlength=2).tolist(), "rows are the sources"
+    with pytest.raises(ValueError, match="labels"):
+        rec_confusion(model, images, labels[:50], 2)
+    with pytest.raises(ValueError, match="0..1"):
+        rec_confusion(model, images, labels + 1, 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,6 +344,10 @@ def test_evaluate_end_to_end_and_classifier_cache(tiny_run, tmp_path, monkeypatc
     assert not r["classifier"]["cached"]
     md = (out / "report.md").read_text()
     assert "| Rec |" in md and "| Ret@50 |" in md
+    cm = np.array(r["rec_confusion"])  # rows: the 32 test cats and 32 test pigs; the trace is Rec's hits
+    assert cm.shape == (2, 2) and cm.sum(1).tolist() == [32, 32] and np.trace(cm) / 64 == pytest.approx(r["rec"])
+    row = next(line for line in md.splitlines() if line.startswith("| pig | 32 |"))
+    assert row == f"| pig | 32 | {cm[1, 1] / 32:.2f} | {cm[1, 0] / 32:.2f} | {cm[1, 1] / 32:.2f} |"
 
     # second call: the classifier comes from the cache (no retraining, file untouched)
     mtime = (out / "classifier.pt").stat().st_mtime_ns
