@@ -840,7 +840,9 @@ def run(args: argparse.Namespace) -> int:
         r = evaluate(p, args.data, classifier, out, temperature=args.temperature, seed=args.seed, limit=args.limit,
                      device=device, greedy=args.greedy, classifier_epochs=args.classifier_epochs,
                      tsne=not args.no_tsne)
-        print(f"{p}: Rec {r['rec']:.3f}, Ret@1 {r['ret']['ret@1']:.3f}; report -> {r['out_dir']}/report.md")
+        cm = np.asarray(r["rec_confusion"])
+        by_cat = ", ".join(f"{c} {cm[i, i] / max(cm[i].sum(), 1):.2f}" for i, c in enumerate(r["categories"]))
+        print(f"{p}: Rec {r['rec']:.3f} ({by_cat}), Ret@1 {r['ret']['ret@1']:.3f}; report -> {r['out_dir']}/report.md")
         reports.append(r)
     table = compare(reports)
     if args.out is not None and len(paths) > 1:

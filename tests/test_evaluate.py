@@ -393,3 +393,5 @@ def test_cli_evaluates_several_checkpoints(tiny_run, tmp_path, capsys):
     assert cache.is_file() and not (out / runs[0] / "classifier.pt").exists(), "one shared classifier"
     reports = [json.loads((out / d / "report.json").read_text()) for d in runs]
     assert reports[0]["n_test"] == 32 and not reports[0]["classifier"]["cached"] and reports[1]["classifier"]["cached"]
+    cm = np.array(reports[0]["rec_confusion"])  # the printed line gives Rec on each source category
+    assert f"(cat {cm[0, 0] / cm[0].sum():.2f}, pig {cm[1, 1] / cm[1].sum():.2f})" in printed
