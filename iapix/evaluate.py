@@ -701,8 +701,9 @@ def score(ck: Checkpoint, classifier: nn.Module, data: Prepared, split: str = "t
     evaluate`` reports and ``iapix curve`` records, computed in one place.
 
     Returns ``(scores, generated, mu)``: ``scores`` = ``{rec, rec_confusion, ret, overlap, structure, control,
-    ended, mean_length, empty_generations}`` (:func:`rec_confusion` as nested lists, :func:`ret`, :func:`overlap_measures`,
-    :func:`code_structure` with k = the number of categories and k = K, :func:`component_control`);
+    ended, mean_length, empty_generations}`` (:func:`rec_confusion` as nested lists, :func:`ret`,
+    :func:`overlap_measures`, :func:`code_structure` with k = the number of categories and k = K,
+    :func:`component_control`);
     ``generated``: one sketch per sketch of the split, decoded from its ``mu [N, D]``.
     """
     model = ck.model
