@@ -280,10 +280,16 @@ def rec_confusion(classifier: nn.Module, generated_images: Tensor | np.ndarray, 
     share is Rec on the sources of category c, and the rest of the row says what they were drawn as."""
     labels = np.asarray(labels)
     if len(labels) != len(generated_images):
-        raise ValueError(f"{len(generated_images)} generated images but {len(labels)} labels: must match")
-    if len(labels) == 0 or labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(f"rec_confusion: labels must be non-empty and in 0..{num_classes - 1}")
+        raise ValueError(f"rec_confusion: {len(generated_images)} generated images but {len(labels)} labels: "
+                         "one label per image expected")
+    if len(labels) == 0 or not np.issubdtype(labels.dtype, np.integer) \
+            or labels.min() < 0 or labels.max() >= num_classes:
+        got = f"{labels.dtype} in {labels.min()}..{labels.max()}" if len(labels) else "none"
+        raise ValueError(f"rec_confusion: labels must be integers in 0..{num_classes - 1}, got {got}")
     pred = predict(classifier, generated_images)
+    if pred.max() >= num_classes:
+        raise ValueError(f"rec_confusion: the classifier predicts class {pred.max()}, but num_classes is "
+                         f"{num_classes}: a classifier for these categories expected")
     return np.bincount(labels * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
@@ -631,6 +637,18 @@ def _fmt(x, digits: int = 3) -> str:
     return str(x)
 
 
+def rec_table(categories: Sequence[str], confusion) -> list[str]:
+    """Markdown lines of a :func:`rec_confusion` [C, C]: per source category its count, its Rec and the share of
+    its generations given each category ("–" for a category without sources)."""
+    cm = np.asarray(confusion, dtype=float)
+    lines = ["| source | sketches | Rec | " + " | ".join(categories) + " |", "|---|---|---|" + "---|" * len(categories)]
+    for i, c in enumerate(categories):
+        n = int(cm[i].sum())
+        cells = [_fmt(v / n if n else None, 2) for v in (cm[i, i], *cm[i])]
+        lines.append(f"| {c} | {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report_markdown(r: dict) -> str:
     """One report as Markdown: a table of the scores, then the per-component table."""
     o = r["overlap"]
@@ -660,13 +678,8 @@ def report_markdown(r: dict) -> str:
     lines += [f"| {c['k']} | {c['alpha']:.3f} | {c['n']} | {c['majority']} | {c['share']:.2f} |"
               for c in o["components"]]
     if r.get("rec_confusion"):
-        cats, cm = r["categories"], np.asarray(r["rec_confusion"], dtype=float)
         lines += ["", "## Rec by source category (rows: the sources; columns: what the classifier calls their "
-                  "generations, shares of the row)", "",
-                  "| source | sketches | Rec | " + " | ".join(cats) + " |", "|---|---|---|" + "---|" * len(cats)]
-        share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-        lines += [f"| {c} | {int(cm[i].sum())} | {share[i, i]:.2f} | " + " | ".join(f"{v:.2f}" for v in share[i]) + " |"
-                  for i, c in enumerate(cats)]
+                  "generations, shares of the row)", "", *rec_table(r["categories"], r["rec_confusion"])]
     if r.get("control"):
         lines += ["", "## Per-Gaussian control (100 sketches from N(m_k, v_k), labelled by the classifier)", "",
                   "| k | alpha | majority | share | ended by p_end |", "|---|---|---|---|---|"]

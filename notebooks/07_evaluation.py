@@ -267,8 +267,9 @@ print("\n".join([*(f"{n}: iapix curve recorded Rec {recorded[n]['rec']:.3f}, end
 # a row says what the sources were drawn as. `iapix evaluate` writes the same table into its report.
 #
 # The pig row is the one to read. Fewer than half of the pig sources come back as pigs, for both models, and most of
-# the others are called alarm clocks or faces, hardly any radios: a pig drawn here is a round outline with two ears
-# and a snout, and without a clear snout that is a face, or an alarm clock with its two bells.
+# the others are called alarm clocks or faces, hardly any radios. Our reading of the sketches (not a measurement): a
+# pig drawn here is a round outline with two ears and a snout, and without a clear snout that is a face, or an alarm
+# clock with its two bells.
 
 # %%
 confusion = {name: rec_confusion(clf, gen_images[name], labels, C) for name in models}

@@ -136,7 +136,9 @@ def test_rec_is_the_accuracy_by_hand(classifier, real_data):
 
 def test_rec_confusion_counts_each_source_by_its_generation_label(classifier, real_data):
     model, _ = classifier
-    images, labels = real_data.images["test"][:120], real_data.labels["test"][:120].copy()
+    pick = np.r_[140:200, 200:260]  # 60 test cats, then 60 test pigs (prepare keeps the categories in order)
+    images, labels = real_data.images["test"][pick], real_data.labels["test"][pick].copy()
+    assert np.bincount(labels).tolist() == [60, 60]
     labels[::4] = 1 - labels[::4]
     with torch.no_grad():
         pred = model(torch.from_numpy(images).unsqueeze(1)).argmax(1).numpy()
@@ -149,8 +151,14 @@ def test_rec_confusion_counts_each_source_by_its_generation_label(classifier, re
     assert cm.sum(1).tolist() == np.bincount(labels, minlength=2).tolist(), "rows are the sources"
     with pytest.raises(ValueError, match="labels"):
         rec_confusion(model, images, labels[:50], 2)
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"integers in 0\.\.1, got int64 in 1\.\.2"):
         rec_confusion(model, images, labels + 1, 2)
+    with pytest.raises(ValueError, match="integers in 0..1, got float"):
+        rec_confusion(model, images, labels.astype(float), 2)
+    with pytest.raises(ValueError, match="predicts class 1, but num_classes is 1"):
+        rec_confusion(model, images, np.zeros_like(labels), 1)
+    table = ev.rec_table(["cat", "pig"], [[3, 1], [0, 0]])  # no pig sources: no Rec to give
+    assert table[-2:] == ["| cat | 4 | 0.75 | 0.75 | 0.25 |", "| pig | 0 | – | – | – |"]
 
 
 # ----------------------------------------------------------------------------------------------
