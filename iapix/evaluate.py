@@ -7,7 +7,7 @@
    (cached on disk, refuses a cache made for other categories).
 2. :func:`generate_for_test` -- one sketch per test sketch, conditioned on it (decoded from ``mu``).
 3. :func:`rec` and :func:`ret` (:func:`retrieval_ranks`) -- the two scores of RPCL-pix2seq;
-   :func:`rec_confusion` -- Rec by source category and where its misses go.
+   :func:`rec_confusion` and :func:`rec_by_category` -- Rec by source category and where its misses go.
 4. :func:`overlap_measures` and :func:`tsne_plot` -- the structure of the latent GMM.
 5. :func:`evaluate` (one checkpoint -> ``report.json``, ``report.md``, ``tsne.png``, ``samples.png``),
    :func:`compare` (one Markdown table across runs) and the CLI.
@@ -290,7 +290,14 @@ def rec_confusion(classifier: nn.Module, generated_images: Tensor | np.ndarray, 
     if pred.max() >= num_classes:
         raise ValueError(f"rec_confusion: the classifier predicts class {pred.max()}, but num_classes is "
                          f"{num_classes}: a classifier for these categories expected")
-    return np.bincount(labels * num_classes + pred, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return component_counts(labels, pred, num_classes, num_classes)
+
+
+def rec_by_category(confusion) -> list[float | None]:
+    """Rec on the sources of each category from a :func:`rec_confusion` [C, C] (its diagonal over its row sums);
+    ``None`` for a category without sources."""
+    cm = np.asarray(confusion, dtype=float)
+    return [float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i in range(len(cm))]
 
 
 @torch.no_grad()
@@ -642,9 +649,9 @@ def rec_table(categories: Sequence[str], confusion) -> list[str]:
     its generations given each category ("–" for a category without sources)."""
     cm = np.asarray(confusion, dtype=float)
     lines = ["| source | sketches | Rec | " + " | ".join(categories) + " |", "|---|---|---|" + "---|" * len(categories)]
-    for i, c in enumerate(categories):
+    for i, (c, r) in enumerate(zip(categories, rec_by_category(cm))):
         n = int(cm[i].sum())
-        cells = [_fmt(v / n if n else None, 2) for v in (cm[i, i], *cm[i])]
+        cells = [_fmt(r, 2)] + [_fmt(v / n if n else None, 2) for v in cm[i]]
         lines.append(f"| {c} | {n} | " + " | ".join(cells) + " |")
     return lines
 
@@ -854,8 +861,7 @@ def run(args: argparse.Namespace) -> int:
         r = evaluate(p, args.data, classifier, out, temperature=args.temperature, seed=args.seed, limit=args.limit,
                      device=device, greedy=args.greedy, classifier_epochs=args.classifier_epochs,
                      tsne=not args.no_tsne)
-        cm = np.asarray(r["rec_confusion"])
-        by_cat = ", ".join(f"{c} {cm[i, i] / max(cm[i].sum(), 1):.2f}" for i, c in enumerate(r["categories"]))
+        by_cat = ", ".join(f"{c} {_fmt(v, 2)}" for c, v in zip(r["categories"], rec_by_category(r["rec_confusion"])))
         print(f"{p}: Rec {r['rec']:.3f} ({by_cat}), Ret@1 {r['ret']['ret@1']:.3f}; report -> {r['out_dir']}/report.md")
         reports.append(r)
     table = compare(reports)

@@ -60,6 +60,7 @@ from iapix.evaluate import (
     overlap_measures,
     predict,
     rec,
+    rec_by_category,
     rec_confusion,
     ret_from_ranks,
     retrieval_ranks,
@@ -263,8 +264,9 @@ print("\n".join([*(f"{n}: iapix curve recorded Rec {recorded[n]['rec']:.3f}, end
 
 # %% [markdown]
 # Where do the misses go? `rec_confusion` counts, for each source category (a row), the category the classifier gives
-# each of its generated sketches (the columns). Its diagonal is the per-category Rec of the bars above; the rest of
-# a row says what the sources were drawn as. `iapix evaluate` writes the same table into its report.
+# each of its generated sketches (the columns). Its diagonal over its row sums (`rec_by_category`) is the
+# per-category Rec of the bars above; the rest of a row says what the sources were drawn as. `iapix evaluate` writes
+# the same table into its report.
 #
 # The pig row is the one to read. Fewer than half of the pig sources come back as pigs, for both models, and most of
 # the others are called alarm clocks or faces, hardly any radios. Our reading of the sketches (not a measurement): a
@@ -272,10 +274,10 @@ print("\n".join([*(f"{n}: iapix curve recorded Rec {recorded[n]['rec']:.3f}, end
 # clock with its two bells.
 
 # %%
-confusion = {name: rec_confusion(clf, gen_images[name], labels, C) for name in models}
+gen_confusion = {name: rec_confusion(clf, gen_images[name], labels, C) for name in models}
 fig, axes = plt.subplots(1, len(models), figsize=(13, 4.8))
 for ax, name in zip(axes, models):
-    share = confusion[name] / confusion[name].sum(1, keepdims=True)
+    share = gen_confusion[name] / gen_confusion[name].sum(1, keepdims=True)
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(C):
         for j in range(C):
@@ -290,14 +292,14 @@ plt.tight_layout()
 plt.show()
 pig, miss = CATS.index("pig"), {}
 for name in models:
-    row = confusion[name][pig].astype(float)
+    row = gen_confusion[name][pig].astype(float)
     miss[name] = dict(zip(CATS, row / (row.sum() - row[pig])))  # where the pig sources' misses go
     del miss[name]["pig"]
-print("\n".join([*(holds(np.array_equal(confusion[n].sum(1), np.bincount(labels, minlength=C))
-                          and np.allclose(np.diag(confusion[n]) / confusion[n].sum(1), per_cat[n]),
+print("\n".join([*(holds(np.array_equal(gen_confusion[n].sum(1), np.bincount(labels, minlength=C))
+                          and np.allclose(rec_by_category(gen_confusion[n]), per_cat[n]),
                           f"{n}: one row per source category, its diagonal the per-category Rec of the bars")
                    for n in models),
-                 *(holds(np.diag(confusion[n])[pig] < 0.5 * confusion[n][pig].sum(),
+                 *(holds(np.diag(gen_confusion[n])[pig] < 0.5 * gen_confusion[n][pig].sum(),
                          f"{n}: fewer than half of the pig sources are drawn as pigs") for n in models),
                  *(holds(miss[n]["alarm-clock"] + miss[n]["face"] > 0.6 and miss[n]["radio"] < 0.1,
                          f"{n}: of the pig sources drawn as something else, most are called alarm clocks or faces, "
@@ -1026,7 +1028,8 @@ print(holds(most > max(step.values()), "w_t reaches 0.9 only after the shipped s
 #
 # ```python
 # from iapix.evaluate import load_or_train_classifier, SketchANet, predict   # the Rec classifier, cached
-# from iapix.evaluate import generate_for_test, rec, rec_confusion, retrieval_ranks, ret, ret_from_ranks
+# from iapix.evaluate import generate_for_test, rec, rec_confusion, rec_by_category   # Rec, and by source category
+# from iapix.evaluate import retrieval_ranks, ret, ret_from_ranks
 # from iapix.evaluate import overlap_measures, code_structure, component_control, bhattacharyya, tsne_plot
 # from iapix.evaluate import nmi, confusion_nmi, affordable_error   # NMI; that of a classifier-quality mixture
 # from iapix.evaluate import evaluate, compare

@@ -157,6 +157,8 @@ def test_rec_confusion_counts_each_source_by_its_generation_label(classifier, re
         rec_confusion(model, images, labels.astype(float), 2)
     with pytest.raises(ValueError, match="predicts class 1, but num_classes is 1"):
         rec_confusion(model, images, np.zeros_like(labels), 1)
+    assert ev.rec_by_category(cm) == [cm[0, 0] / cm[0].sum(), cm[1, 1] / cm[1].sum()]
+    assert ev.rec_by_category([[3, 1], [0, 0]]) == [0.75, None]
     table = ev.rec_table(["cat", "pig"], [[3, 1], [0, 0]])  # no pig sources: no Rec to give
     assert table[-2:] == ["| cat | 4 | 0.75 | 0.75 | 0.25 |", "| pig | 0 | – | – | – |"]
 
