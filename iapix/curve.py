@@ -7,6 +7,8 @@
   labelled by the shared classifier (:func:`iapix.evaluate.rec`); ``--split valid`` measures the
   validation sketches instead, into ``RUN/curve-valid.csv``: the curve to choose a snapshot by, so that
   the test numbers stay unseen by the choice;
+* ``rec_<category>``, one column per category of the run: Rec on that category's sketches
+  (:func:`iapix.evaluate.rec_by_category`), so that a curve shows which category holds Rec back;
 * ``ret1``: Ret@1 of those generations (:func:`iapix.evaluate.ret`);
 * ``mean_length`` and ``ended``: mean generated length, share stopped by ``p_end`` before N_max;
 * ``alive`` and ``nmi``: Gaussians with ``alpha > 1e-3``, NMI(component label, category) on the test codes;
@@ -33,11 +35,16 @@ import torch
 from iapix.checkpoint import load_checkpoint
 from iapix.data import Prepared, prepare
 from iapix.decoder import DEFAULT_TEMPERATURE
-from iapix.evaluate import load_or_train_classifier, score
+from iapix.evaluate import load_or_train_classifier, rec_by_category, score
 from iapix.runfolder import complete_rows, run_files
 
 FIELDS = ["iteration", "step", "rec", "ret1", "mean_length", "ended", "alive", "nmi", "probe", "kmeans_nmi", "bc",
           "control"]
+
+
+def fields(categories: list[str]) -> list[str]:
+    """The columns of a curve of a run on ``categories``: ``FIELDS``, then one ``rec_<category>`` each."""
+    return FIELDS + [f"rec_{c}" for c in categories]
 
 
 def snapshots(run: Path) -> list[tuple[int, Path]]:
@@ -114,7 +121,9 @@ def measure(path: Path, classifier: torch.nn.Module, data: Prepared, temperature
             "nmi": s["overlap"]["nmi"], "probe": s["structure"]["probe"],
             "kmeans_nmi": s["structure"]["kmeans_nmi"][len(ck.categories)],
             "bc": s["overlap"]["bc_weighted"] if s["overlap"]["bc_weighted"] is not None else float("nan"),
-            "control": min((c["share"] for c in s["control"]), default=float("nan"))}
+            "control": min((c["share"] for c in s["control"]), default=float("nan")),
+            **{f"rec_{c}": float("nan") if r is None else r
+               for c, r in zip(ck.categories, rec_by_category(s["rec_confusion"]))}}
 
 
 def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | Path = "data",
@@ -134,11 +143,12 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
         ck = load_checkpoint(todo[0][1])
         data = prepare(ck.categories, data_dir, max_len=ck.max_len, scale=ck.scale, limit=limit)
         classifier, _ = load_or_train_classifier(classifier_path, data, seed=seed)
+        columns = fields(ck.categories)
         new = not path.is_file()
         if not new:
-            _add_columns(path)
+            _add_columns(path, columns)
         with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS)
+            writer = csv.DictWriter(f, columns)
             if new:
                 writer.writeheader()
             for _, p in tqdm(todo, desc=f"curve {run.name} ({split})", unit="snapshot"):
@@ -148,23 +158,24 @@ def update_curve(run: str | Path, classifier_path: str | Path, data_dir: str | P
     return read_curve(run, split)
 
 
-def _add_columns(path: Path) -> None:
-    """A curve written before a measure joined ``FIELDS`` gets its column (``nan`` in the old rows), so that new
-    rows can be appended under one header; written to a temporary file first, then renamed over the old one."""
+def _add_columns(path: Path, columns: list[str]) -> None:
+    """A curve written before a measure joined ``columns`` (:func:`fields`) gets its column (``nan`` in the old
+    rows), so that new rows can be appended under one header; written to a temporary file first, then renamed over
+    the old one."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         header, rows = reader.fieldnames or [], list(reader)
-    if header == FIELDS:
+    if header == columns:
         return
-    unknown = set(header) - set(FIELDS)
+    unknown = set(header) - set(columns)
     if unknown:
         raise ValueError(f"{path}: unknown columns {sorted(unknown)} (written by another version?); "
                          f"move it aside to measure the run anew")
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
+        writer = csv.DictWriter(f, columns)
         writer.writeheader()
-        writer.writerows({k: row.get(k) or "nan" for k in FIELDS} for row in rows)
+        writer.writerows({k: row.get(k) or "nan" for k in columns} for row in rows)
     tmp.replace(path)
 
 
@@ -176,19 +187,29 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
               ("ended", "ended by p_end"), ("alive", "live Gaussians"), ("nmi", "NMI(component, category)"),
               ("probe", "linear probe on the codes"), ("kmeans_nmi", "k-means NMI (k = categories)"),
               ("bc", "Bhattacharyya overlap"), ("control", "per-Gaussian control (min share)")]
+    per_category = list(dict.fromkeys(k for rows in curves.values() for r in rows for k in r if k.startswith("rec_")))
+    if per_category:
+        panels.append(("rec_", "Rec by category"))
     ncols = 5
     fig, axes = plt.subplots(-(-len(panels) // ncols), ncols, figsize=(3.0 * ncols, 2.6 * -(-len(panels) // ncols)),
                              squeeze=False)
     axes = axes.ravel()
     for ax, (key, title) in zip(axes, panels):
         for name, rows in curves.items():
-            if rows:
-                ax.plot([r["iteration"] for r in rows], [r.get(key, float("nan")) for r in rows], "o-", ms=3,
-                        label=name)
+            if not rows:
+                continue
+            x = [r["iteration"] for r in rows]
+            for k in per_category if key == "rec_" else [key]:
+                label = name if key != "rec_" else k[4:] if len(curves) == 1 else f"{name}: {k[4:]}"
+                ax.plot(x, [r.get(k, float("nan")) for r in rows], "o-", ms=3, label=label)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7)
+    if per_category:
+        axes[len(panels) - 1].legend(fontsize=6)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     fig.tight_layout()
     if path is not None:
         from iapix.plot import save_figure
@@ -234,7 +255,9 @@ def run(args: argparse.Namespace) -> int:
                   f"Rec {last['rec']:.3f}, "
                   f"Ret@1 {last['ret1']:.3f}, length {last['mean_length']:.0f}, ended {last['ended']:.2f}, "
                   f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, probe {last.get('probe', float('nan')):.2f}, "
-                  f"k-means NMI {last.get('kmeans_nmi', float('nan')):.2f}, control {last['control']:.2f}")
+                  f"k-means NMI {last.get('kmeans_nmi', float('nan')):.2f}, control {last['control']:.2f}"
+                  + "".join(f"{', Rec by category: ' if i == 0 else ', '}{k[4:]} {v:.2f}"
+                            for i, (k, v) in enumerate((k, v) for k, v in last.items() if k.startswith("rec_"))))
         else:
             print(f"{r}: no snapshots yet (train with --snapshot-every N)")
     plot_curves(curves, out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from iapix.curve import FIELDS, curve_path, curve_row, measure, read_curve, snapshots, update_curve
+from iapix.curve import FIELDS, curve_path, curve_row, fields, measure, read_curve, snapshots, update_curve
 from iapix.data import prepare
 from iapix.evaluate import load_or_train_classifier
 from iapix.model import preset
@@ -37,9 +37,12 @@ def test_each_split_has_its_own_curve_and_rows_are_not_measured_twice(run):
     valid = update_curve(out, clf, DATA, limit=LIMIT, split="valid")
     assert curve_path(out).name == "curve.csv" and curve_path(out, "valid").name == "curve-valid.csv"
     for rows in (test, valid):
-        assert [int(r["iteration"]) for r in rows] == [2, 4] and list(rows[0]) == FIELDS
+        assert [int(r["iteration"]) for r in rows] == [2, 4] and list(rows[0]) == fields(["cat", "pig"])
         for r in rows:
             assert 0 <= r["rec"] <= 1 and 0 <= r["ret1"] <= 1 and 0 <= r["ended"] <= 1 and r["alive"] >= 1
+            # LIMIT sketches of each category: Rec is the mean of the two categories' Rec, each a multiple of 1/8
+            assert r["rec"] == pytest.approx((r["rec_cat"] + r["rec_pig"]) / 2, abs=1e-3)
+            assert all(r[k] * LIMIT == pytest.approx(round(r[k] * LIMIT), abs=1e-2) for k in ("rec_cat", "rec_pig"))
     # Ret@1 ranks a generation among the split's own codes: 2 * LIMIT of them, so it moves in steps of 1/16
     assert all((r["ret1"] * 2 * LIMIT) == pytest.approx(round(r["ret1"] * 2 * LIMIT)) for r in test + valid)
     before = curve_path(out, "valid").read_text()
@@ -82,6 +85,28 @@ def test_a_curve_written_before_a_measure_existed_gets_its_column(run, tmp_path)
     first = lines[1].split(",")  # iteration 2 only, written by an older version
     curve_path(copy, "valid").write_text(",".join(old) + "\n" + ",".join(first[i] for i in keep) + "\n")
     rows = update_curve(copy, clf, DATA, limit=LIMIT, split="valid")
-    assert [int(r["iteration"]) for r in rows] == [2, 4] and all(list(r) == FIELDS for r in rows)
-    assert all(r["probe"] != r["probe"] for r in rows[:1])  # nan: not measured by the old version
+    assert [int(r["iteration"]) for r in rows] == [2, 4] and all(list(r) == fields(["cat", "pig"]) for r in rows)
+    assert all(r[k] != r[k] for r in rows[:1] for k in ("probe", "rec_pig"))  # nan: not measured by the old version
+    assert 0 <= rows[1]["rec_pig"] <= 1
     assert 0 <= rows[1]["probe"] <= 1 and rows[0]["rec"] == float(first[FIELDS.index("rec")])
+
+
+def test_the_figure_draws_rec_by_category_where_the_curve_has_it(run, tmp_path):
+    """One line per category in an eleventh panel for a curve with ``rec_<category>`` columns; an older curve
+    without them keeps the ten panels."""
+    import matplotlib
+
+    from iapix.curve import plot_curves
+
+    matplotlib.use("Agg")
+    out, clf = run
+    rows = update_curve(out, clf, DATA, limit=LIMIT, split="valid")
+    fig = plot_curves({"run": rows}, tmp_path / "curve.png")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 11 and shown[-1].get_title() == "Rec by category"
+    assert [ln.get_label() for ln in shown[-1].lines] == ["cat", "pig"]
+    assert list(shown[-1].lines[1].get_ydata()) == [r["rec_pig"] for r in rows]
+    assert (tmp_path / "curve.png").stat().st_size > 10_000
+    old = [{k: v for k, v in r.items() if not k.startswith("rec_")} for r in rows]
+    assert len([ax for ax in plot_curves({"a": old, "b": rows}).axes if ax.get_visible()]) == 11
+    assert len([ax for ax in plot_curves({"a": old}).axes if ax.get_visible()]) == 10
