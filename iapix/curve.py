@@ -7,8 +7,6 @@
   labelled by the shared classifier (:func:`iapix.evaluate.rec`); ``--split valid`` measures the
   validation sketches instead, into ``RUN/curve-valid.csv``: the curve to choose a snapshot by, so that
   the test numbers stay unseen by the choice;
-* ``rec_<category>``, one column per category of the run: Rec on that category's sketches
-  (:func:`iapix.evaluate.rec_by_category`), so that a curve shows which category holds Rec back;
 * ``ret1``: Ret@1 of those generations (:func:`iapix.evaluate.ret`);
 * ``mean_length`` and ``ended``: mean generated length, share stopped by ``p_end`` before N_max;
 * ``alive`` and ``nmi``: Gaussians with ``alpha > 1e-3``, NMI(component label, category) on the test codes;
@@ -17,6 +15,8 @@
 * ``bc``: the weighted Bhattacharyya overlap of the live Gaussians (:func:`iapix.evaluate.overlap_measures`);
 * ``control``: the lowest per-Gaussian majority share over the Gaussians with ``alpha >= 0.1``
   (:func:`iapix.evaluate.component_control`; 1.0 = every heavy Gaussian draws one category).
+* ``rec_<category>`` (the last columns, one per category of the run): Rec on that category's sketches
+  (:func:`iapix.evaluate.rec_by_category`), so that a curve shows which category holds Rec back.
 
 Rows already in ``curve.csv`` are kept, so the command can run while training goes on, and the
 snapshots can be deleted once measured (the CSV is the record). It then draws every run given into
@@ -180,7 +180,8 @@ def _add_columns(path: Path, columns: list[str]) -> None:
 
 
 def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
-    """One panel per measure, one line per run: ``curves`` maps a run name to its rows."""
+    """One panel per measure, one line per run (in "Rec by category", one per run and category the run has):
+    ``curves`` maps a run name to its rows."""
     import matplotlib.pyplot as plt
 
     panels = [("rec", "Rec"), ("ret1", "Ret@1"), ("mean_length", "mean generated length"),
@@ -199,7 +200,7 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
             if not rows:
                 continue
             x = [r["iteration"] for r in rows]
-            for k in per_category if key == "rec_" else [key]:
+            for k in [c for c in per_category if any(c in r for r in rows)] if key == "rec_" else [key]:
                 label = name if key != "rec_" else k[4:] if len(curves) == 1 else f"{name}: {k[4:]}"
                 ax.plot(x, [r.get(k, float("nan")) for r in rows], "o-", ms=3, label=label)
         ax.set_title(title, fontsize=9)
@@ -256,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                   f"Ret@1 {last['ret1']:.3f}, length {last['mean_length']:.0f}, ended {last['ended']:.2f}, "
                   f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, probe {last.get('probe', float('nan')):.2f}, "
                   f"k-means NMI {last.get('kmeans_nmi', float('nan')):.2f}, control {last['control']:.2f}"
-                  + "".join(f"{', Rec by category: ' if i == 0 else ', '}{k[4:]} {v:.2f}"
+                  + "".join(f"{', Rec by category: ' if i == 0 else ', '}{k[4:]} {v:.3f}"
                             for i, (k, v) in enumerate((k, v) for k, v in last.items() if k.startswith("rec_"))))
         else:
             print(f"{r}: no snapshots yet (train with --snapshot-every N)")

@@ -108,5 +108,25 @@ def test_the_figure_draws_rec_by_category_where_the_curve_has_it(run, tmp_path):
     assert list(shown[-1].lines[1].get_ydata()) == [r["rec_pig"] for r in rows]
     assert (tmp_path / "curve.png").stat().st_size > 10_000
     old = [{k: v for k, v in r.items() if not k.startswith("rec_")} for r in rows]
-    assert len([ax for ax in plot_curves({"a": old, "b": rows}).axes if ax.get_visible()]) == 11
+    both = [ax for ax in plot_curves({"a": old, "b": rows}).axes if ax.get_visible()]
+    assert len(both) == 11 and [ln.get_label() for ln in both[-1].lines] == ["b: cat", "b: pig"]  # none for "a"
     assert len([ax for ax in plot_curves({"a": old}).axes if ax.get_visible()]) == 10
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_rec_by_category_columns_follow_the_run_category_order(run):
+    """``rec_cat`` is Rec on the cat sources (category 0 of the run), not the pig's: it equals the first row of the
+    snapshot's Rec confusion from :func:`iapix.evaluate.score`."""
+    from iapix.checkpoint import load_checkpoint
+    from iapix.evaluate import score
+
+    out, clf = run
+    data = prepare(["cat", "pig"], DATA, limit=LIMIT)
+    classifier, _ = load_or_train_classifier(clf, data, progress=False)
+    snap = snapshots(out)[-1][1]
+    row = measure(snap, classifier, data, split="valid")
+    cm = score(load_checkpoint(snap), classifier, data, "valid")[0]["rec_confusion"]
+    assert row["rec_cat"] == pytest.approx(cm[0][0] / sum(cm[0]))
+    assert row["rec_pig"] == pytest.approx(cm[1][1] / sum(cm[1]))
