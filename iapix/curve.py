@@ -47,6 +47,11 @@ def fields(categories: list[str]) -> list[str]:
     return FIELDS + [f"rec_{c}" for c in categories]
 
 
+def by_category(row: dict) -> dict[str, float]:
+    """A curve row's per-category Rec (its ``rec_<category>`` columns, :func:`fields`), by category."""
+    return {k[len("rec_"):]: v for k, v in row.items() if k.startswith("rec_")}
+
+
 def snapshots(run: Path) -> list[tuple[int, Path]]:
     """``(iteration, path)`` of every ``RUN/snapshots/iter-NNNNNN.pt``, in order."""
     found = [(int(m.group(1)), p) for p in (run / "snapshots").glob("iter-*.pt")
@@ -188,7 +193,7 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
               ("ended", "ended by p_end"), ("alive", "live Gaussians"), ("nmi", "NMI(component, category)"),
               ("probe", "linear probe on the codes"), ("kmeans_nmi", "k-means NMI (k = categories)"),
               ("bc", "Bhattacharyya overlap"), ("control", "per-Gaussian control (min share)")]
-    per_category = list(dict.fromkeys(k for rows in curves.values() for r in rows for k in r if k.startswith("rec_")))
+    per_category = list(dict.fromkeys(c for rows in curves.values() for r in rows for c in by_category(r)))
     if per_category:
         panels.append(("rec_", "Rec by category"))
     ncols = 5
@@ -200,9 +205,12 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path | None = None):
             if not rows:
                 continue
             x = [r["iteration"] for r in rows]
-            for k in [c for c in per_category if any(c in r for r in rows)] if key == "rec_" else [key]:
-                label = name if key != "rec_" else k[4:] if len(curves) == 1 else f"{name}: {k[4:]}"
-                ax.plot(x, [r.get(k, float("nan")) for r in rows], "o-", ms=3, label=label)
+            if key != "rec_":
+                ax.plot(x, [r.get(key, float("nan")) for r in rows], "o-", ms=3, label=name)
+                continue
+            for c in (c for c in per_category if any(c in by_category(r) for r in rows)):
+                ax.plot(x, [by_category(r).get(c, float("nan")) for r in rows], "o-", ms=3,
+                        label=c if len(curves) == 1 else f"{name}: {c}")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -252,13 +260,13 @@ def run(args: argparse.Namespace) -> int:
         curves[Path(r).name] = rows
         if rows:
             last = rows[-1]
+            cats = ", ".join(f"{c} {v:.3f}" for c, v in by_category(last).items())
             print(f"{r} ({args.split}): {len(rows)} points; at iteration {int(last['iteration'])}: "
                   f"Rec {last['rec']:.3f}, "
                   f"Ret@1 {last['ret1']:.3f}, length {last['mean_length']:.0f}, ended {last['ended']:.2f}, "
                   f"alive {int(last['alive'])}, NMI {last['nmi']:.2f}, probe {last.get('probe', float('nan')):.2f}, "
                   f"k-means NMI {last.get('kmeans_nmi', float('nan')):.2f}, control {last['control']:.2f}"
-                  + "".join(f"{', Rec by category: ' if i == 0 else ', '}{k[4:]} {v:.3f}"
-                            for i, (k, v) in enumerate((k, v) for k, v in last.items() if k.startswith("rec_"))))
+                  + (f", Rec by category: {cats}" if cats else ""))
         else:
             print(f"{r}: no snapshots yet (train with --snapshot-every N)")
     plot_curves(curves, out)

@@ -995,10 +995,9 @@ print("\n".join([
 ]))
 
 # %% [markdown]
-# A finer image alone does not change this: trained on 64 × 64 images instead of 48 × 48 (docs/latent-space.md,
-# experiment 16), the codes let a linear probe read a little more of the category early in training (+0.03–0.04
-# on five categories at steps 1 000–2 500, +0.01 by 3 000) and cluster no better (k-means NMI on cat/pig
-# 0.02–0.04, as at 48 × 48): the pose still sets their geometry.
+# A finer image alone does not change this: trained on 64 × 64 images instead of 48 × 48, the codes let a linear
+# probe read a little more of the category early in training and cluster no better; the pose still sets their
+# geometry (docs/latent-space.md, experiment 16, has the runs and their numbers).
 #
 # **What would change at full scale** (the `paper` preset: code 128, HyperLSTM 2 048 with a 256-unit hyper cell,
 # batch 128; 70 000 training sketches per category with `iapix download`; tens of epochs on a GPU, notebook 05
